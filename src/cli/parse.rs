@@ -1,0 +1,64 @@
+//! `imr parse`: letters in, one JSON line of structure per letter out.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use rayon::prelude::*;
+
+use super::{display_name, emit, Outcome};
+use crate::letter::{self, Letter, DEFAULT_MAX_INPUT_BYTES};
+use crate::record::LetterRecord;
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// Letters: `.txt` or `.pdf` files, directories (searched for both), or `-` for stdin.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Refuse inputs larger than this many bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_INPUT_BYTES)]
+    max_input_bytes: u64,
+}
+
+/// Letters are read in parallel in chunks of this many; output keeps input order.
+const CHUNK: usize = 64;
+
+pub(crate) fn run(args: ParseArgs) -> anyhow::Result<Outcome> {
+    let inputs = letter::source::expand_inputs(&args.files).context("listing inputs")?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut failed = 0usize;
+    for chunk in inputs.chunks(CHUNK) {
+        let records: Vec<LetterRecord> = chunk
+            .par_iter()
+            .map(|path| {
+                let name = display_name(path);
+                match read(path, args.max_input_bytes) {
+                    Ok(l) => LetterRecord::from_letter(&name, &l),
+                    Err(e) => LetterRecord::failed(&name, e.to_string()),
+                }
+            })
+            .collect();
+        for r in &records {
+            failed += usize::from(r.error.is_some());
+            emit(&mut out, &r.to_line())?;
+        }
+        out.flush()?;
+    }
+    Ok(if failed == 0 {
+        Outcome::AllGood
+    } else {
+        Outcome::SomeFailed
+    })
+}
+
+pub(crate) fn read(path: &std::path::Path, max_bytes: u64) -> crate::Result<Letter> {
+    if path.as_os_str() == "-" {
+        let (text, kind) =
+            letter::source::read_letter_from(path, &mut io::stdin().lock(), max_bytes)?;
+        letter::parse_letter(path, text, kind)
+    } else {
+        Letter::read_with_limit(path, max_bytes)
+    }
+}
