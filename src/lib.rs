@@ -5,11 +5,20 @@
 //! entities & decisions -> report/output.
 
 pub mod annotation;
+pub mod artifacts;
 pub mod cli;
 pub mod corpus;
+pub mod encode;
 pub mod error;
+pub mod eval;
+pub mod features;
 pub mod letter;
+pub mod lexicon;
+pub mod model;
+pub mod predict;
 pub mod record;
+pub mod tokenize;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use letter::{Decision, DisputedItem, Letter, Span};

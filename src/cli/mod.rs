@@ -3,10 +3,13 @@
 //! Exit codes: 0 every input succeeded; 1 some inputs failed (each has an error record);
 //! 2 usage error, or a model or data set that cannot be used at all.
 
+mod eval;
 mod parse;
+mod predict;
+mod train;
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +30,16 @@ enum Command {
     /// decisions, guideline citations and rationales) without any model: one JSON line per
     /// letter, spans in characters of the letter text.
     Parse(parse::ParseArgs),
+    /// Train a model (tokenizer, entity tagger, decision classifier) on labelled letters
+    /// (`CASE.txt` + `CASE.ann`; decisions are read from the letters) into a model directory.
+    Train(train::TrainArgs),
+    /// Tag entities and predict each disputed item's decision: one JSON line per letter
+    /// (or one CSV row per item), using the shipped model unless --model is given.
+    Predict(predict::PredictArgs),
+    /// Run a model on labelled letters and report entity precision/recall/F1 (strict and
+    /// lenient) and decision accuracy, macro-F1, ROC-AUC and confusion beside the majority
+    /// baseline.
+    Eval(eval::EvalArgs),
 }
 
 /// Outcome of a batch command.
@@ -46,6 +59,9 @@ pub fn run() -> ExitCode {
     };
     let result = match cli.command {
         Command::Parse(args) => parse::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Eval(args) => eval::run(args),
     };
     match result {
         Ok(Outcome::AllGood) => ExitCode::SUCCESS,
@@ -75,4 +91,24 @@ pub(crate) fn display_name(path: &Path) -> String {
 pub(crate) fn emit(out: &mut impl Write, line: &str) -> io::Result<()> {
     out.write_all(line.as_bytes())?;
     out.write_all(b"\n")
+}
+
+/// The model directory to use: `--model`, else `$IMR_MODEL`, else `models/default` in the
+/// current directory, else the one shipped in the source tree this binary was built from.
+pub(crate) fn resolve_model(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = given {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("IMR_MODEL") {
+        return Ok(PathBuf::from(p));
+    }
+    let local = PathBuf::from("models/default");
+    if local.is_dir() {
+        return Ok(local);
+    }
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default");
+    if shipped.is_dir() {
+        return Ok(shipped);
+    }
+    anyhow::bail!("no model: pass --model DIR or set IMR_MODEL (models/default not found)")
 }

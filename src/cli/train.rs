@@ -1,0 +1,150 @@
+//! `imr train`: labelled letters in, a model directory out.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::Outcome;
+use crate::artifacts::{self, TrainedParts};
+use crate::lexicon::Lexicon;
+use crate::train::{self, Progress, TrainConfig};
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Labelled letters: directories searched for `CASE.txt` with `CASE.ann` beside it, or
+    /// `.txt` files.
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// Where to write the model directory (replaced atomically if it exists).
+    #[arg(long)]
+    out: PathBuf,
+    /// Letters for early stopping and calibration. Without it, a stratified `--dev-fraction`
+    /// of `--data` is held out.
+    #[arg(long, num_args = 1..)]
+    dev: Vec<PathBuf>,
+    #[arg(long, default_value_t = 0.15)]
+    dev_fraction: f64,
+    /// Folder with `drug-lexicon/` and `icd10cm/` (see data/README.md).
+    #[arg(long, default_value = "data")]
+    lexicons: PathBuf,
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
+    seed: u64,
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    epochs: usize,
+    #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
+    learning_rate: f64,
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    batch_size: usize,
+    #[arg(long, default_value_t = TrainConfig::default().hidden)]
+    hidden: usize,
+    #[arg(long, default_value_t = TrainConfig::default().embed_dim)]
+    embed_dim: usize,
+    #[arg(long, default_value_t = TrainConfig::default().vocab_size)]
+    vocab_size: usize,
+    #[arg(long, default_value_t = TrainConfig::default().dropout)]
+    dropout: f32,
+    /// Stop after this many epochs without improvement on the dev letters.
+    #[arg(long, default_value_t = TrainConfig::default().patience)]
+    patience: usize,
+}
+
+impl TrainArgs {
+    fn config(&self) -> TrainConfig {
+        TrainConfig {
+            seed: self.seed,
+            epochs: self.epochs,
+            learning_rate: self.learning_rate,
+            batch_size: self.batch_size,
+            hidden: self.hidden,
+            embed_dim: self.embed_dim,
+            vocab_size: self.vocab_size,
+            dropout: self.dropout,
+            patience: self.patience,
+            ..TrainConfig::default()
+        }
+    }
+}
+
+pub(crate) fn run(args: TrainArgs) -> anyhow::Result<Outcome> {
+    let cfg = args.config();
+    let letters = crate::corpus::load(&args.data).context("reading training letters")?;
+    anyhow::ensure!(
+        !letters.is_empty(),
+        "no labelled letters (CASE.txt + CASE.ann) under {:?}",
+        args.data
+    );
+    let (train_set, dev_set) = if args.dev.is_empty() {
+        train::split_dev(letters, args.dev_fraction, cfg.seed)
+    } else {
+        (
+            letters,
+            crate::corpus::load(&args.dev).context("reading dev letters")?,
+        )
+    };
+    let lexicon = Lexicon::from_data_dir(&args.lexicons)
+        .with_context(|| format!("building lexicons from {}", args.lexicons.display()))?;
+    eprintln!(
+        "imr train: {} training letters, {} dev letters, seed {}",
+        train_set.len(),
+        dev_set.len(),
+        cfg.seed
+    );
+
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} steps {elapsed_precise} {msg}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    let mut epoch = 1;
+    let mut total_epochs = 0;
+    let trained = train::train(&cfg, &train_set, &dev_set, lexicon, &mut |p| match p {
+        Progress::Start {
+            epochs,
+            steps_per_epoch,
+        } => {
+            total_epochs = epochs;
+            bar.set_length(steps_per_epoch as u64);
+            bar.set_prefix(format!("epoch 1/{epochs}"));
+        }
+        Progress::Step => bar.inc(1),
+        Progress::Epoch(e) => {
+            let dev = match (e.dev_entity_f1, e.dev_decision_macro_f1) {
+                (Some(f), Some(d)) => format!(" dev entity F1 {f:.3} decision macro-F1 {d:.3}"),
+                _ => String::new(),
+            };
+            bar.suspend(|| {
+                eprintln!(
+                    "epoch {:>3}: tag loss {:.4} decision loss {:.4}{dev} ({:.1}s){}",
+                    e.epoch,
+                    e.tag_loss,
+                    e.decision_loss,
+                    e.seconds,
+                    if e.best { " *" } else { "" }
+                )
+            });
+            epoch += 1;
+            bar.set_position(0);
+            bar.set_prefix(format!("epoch {epoch}/{total_epochs}"));
+        }
+    })
+    .context("training")?;
+    bar.finish_and_clear();
+    artifacts::save(
+        &args.out,
+        &TrainedParts {
+            config: &trained.config,
+            tokenizer: &trained.tokenizer,
+            lexicon: &trained.lexicon,
+            varmap: &trained.varmap,
+            train_log: &trained.log_jsonl(),
+        },
+    )
+    .with_context(|| format!("writing model to {}", args.out.display()))?;
+    eprintln!("imr train: wrote {}", args.out.display());
+    Ok(Outcome::AllGood)
+}

@@ -1,0 +1,115 @@
+//! A letter made ready for the network: its tokens, their features, and which tokens form each
+//! disputed item's rationale. Shared by training and inference so the two cannot drift apart.
+
+use std::ops::Range;
+
+use candle_core::{Device, Tensor};
+
+use crate::error::Result;
+use crate::features::{letter_parts, token_features, FEATURE_DIM};
+use crate::letter::Letter;
+use crate::lexicon::Lexicon;
+use crate::tokenize::{LetterTokenizer, Tokens};
+
+#[derive(Debug, Clone)]
+pub struct EncodedLetter {
+    pub tokens: Tokens,
+    /// Row-major `(tokens, FEATURE_DIM)`.
+    pub features: Vec<f32>,
+    /// Token range of each item's rationale, in item order.
+    pub rationales: Vec<Range<usize>>,
+}
+
+impl EncodedLetter {
+    pub fn new(letter: &Letter, tokenizer: &LetterTokenizer, lexicon: &Lexicon) -> Result<Self> {
+        let tokens = tokenizer.encode(&letter.text)?;
+        let chars: Vec<char> = letter.text.chars().collect();
+        let matches = lexicon.find(&letter.text, &letter.chars);
+        let parts = letter_parts(letter);
+        let features = token_features(&chars, &tokens, &matches, &parts);
+        let rationales = letter
+            .items
+            .iter()
+            .map(|item| {
+                let s = tokens
+                    .offsets
+                    .partition_point(|o| o.0 < item.rationale.start);
+                let e = tokens
+                    .offsets
+                    .partition_point(|o| o.1 <= item.rationale.end);
+                s..e.max(s)
+            })
+            .collect();
+        Ok(EncodedLetter {
+            tokens,
+            features,
+            rationales,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// The token indices the decision head reads for item `i`: the whole rationale, or its
+    /// first and last `max / 2` tokens when longer (verdicts open or close a rationale).
+    pub fn rationale_tokens(&self, i: usize, max: usize) -> Vec<usize> {
+        let r = self.rationales[i].clone();
+        if r.len() <= max {
+            r.collect()
+        } else {
+            let half = max / 2;
+            r.clone()
+                .take(half)
+                .chain(r.end - (max - half)..r.end)
+                .collect()
+        }
+    }
+}
+
+/// One sequence of a batch: token indices into an encoded letter.
+pub struct Piece<'a> {
+    pub letter: &'a EncodedLetter,
+    pub positions: Vec<usize>,
+}
+
+/// A padded batch: ids `(batch, seq)` u32, features `(batch, seq, FEATURE_DIM)`, mask
+/// `(batch, seq)` f32.
+pub struct Batch {
+    pub ids: Tensor,
+    pub features: Tensor,
+    pub mask: Tensor,
+    pub seq: usize,
+}
+
+pub fn make_batch(pieces: &[Piece], pad_id: u32, device: &Device) -> candle_core::Result<Batch> {
+    let b = pieces.len();
+    let seq = pieces
+        .iter()
+        .map(|p| p.positions.len())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let mut ids = vec![pad_id; b * seq];
+    let mut feats = vec![0f32; b * seq * FEATURE_DIM];
+    let mut mask = vec![0f32; b * seq];
+    for (i, p) in pieces.iter().enumerate() {
+        for (j, &pos) in p.positions.iter().enumerate() {
+            ids[i * seq + j] = p.letter.tokens.ids[pos];
+            mask[i * seq + j] = 1.0;
+            let dst = (i * seq + j) * FEATURE_DIM;
+            feats[dst..dst + FEATURE_DIM]
+                .copy_from_slice(&p.letter.features[pos * FEATURE_DIM..(pos + 1) * FEATURE_DIM]);
+        }
+    }
+    Ok(Batch {
+        ids: Tensor::from_vec(ids, (b, seq), device)?,
+        features: Tensor::from_vec(feats, (b, seq, FEATURE_DIM), device)?,
+        mask: Tensor::from_vec(mask, (b, seq), device)?,
+        seq,
+    })
+}

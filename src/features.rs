@@ -1,0 +1,160 @@
+//! Per-token input features beside the token embedding: word shape, lexicon matches and which
+//! part of the letter the token is in. They carry what 135 letters cannot teach: drug names and
+//! diagnoses the training letters never mention, and units, counts and page words by their form.
+
+use crate::letter::{Letter, Span};
+use crate::lexicon::Matches;
+use crate::tokenize::Tokens;
+
+/// Parts of a letter a token can be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Other = 0,
+    CaseSummary,
+    Statement,
+    ClaimsGuideline,
+    MaximusGuideline,
+    Rationale,
+}
+
+const NUM_PARTS: usize = 6;
+const SHAPE: usize = 16;
+const LEXICON: usize = 4;
+
+/// Width of the feature vector of one token.
+pub const FEATURE_DIM: usize = SHAPE + LEXICON + NUM_PARTS;
+
+const UNITS: &[&str] = &[
+    "mg", "mcg", "g", "gm", "gms", "gram", "grams", "ml", "cc", "units", "unit", "meq", "iu",
+    "mgs", "oz", "l",
+];
+const COUNTS: &[&str] = &[
+    "sessions",
+    "session",
+    "visits",
+    "visit",
+    "tablets",
+    "tablet",
+    "tabs",
+    "tab",
+    "capsules",
+    "capsule",
+    "caps",
+    "count",
+    "quantity",
+    "qty",
+    "patches",
+    "injections",
+    "injection",
+    "treatments",
+    "times",
+    "x",
+    "refills",
+    "units",
+    "pills",
+    "bottles",
+    "boxes",
+    "box",
+    "tubes",
+];
+
+/// The character ranges of each part of a parsed letter, in order.
+pub fn letter_parts(letter: &Letter) -> Vec<(Span, Part)> {
+    let mut parts = Vec::new();
+    if let Some(s) = letter.case_summary {
+        parts.push((s, Part::CaseSummary));
+    }
+    for item in &letter.items {
+        parts.push((item.statement, Part::Statement));
+        if let Some(g) = &item.claims_administrator_guideline {
+            parts.push((g.span, Part::ClaimsGuideline));
+        }
+        if let Some(g) = &item.maximus_guideline {
+            parts.push((g.span, Part::MaximusGuideline));
+        }
+        parts.push((item.rationale, Part::Rationale));
+    }
+    parts.sort_by_key(|p| p.0.start);
+    parts
+}
+
+/// Marks each token covered by a range: 1 at its first token (B), 2 inside (I).
+fn mark(tokens: &Tokens, ranges: &[(usize, usize)], out: &mut [u8]) {
+    let mut t = 0;
+    for &(s, e) in ranges {
+        while t < tokens.len() && tokens.offsets[t].1 <= s {
+            t += 1;
+        }
+        let mut k = t;
+        while k < tokens.len() && tokens.offsets[k].0 < e {
+            out[k] = if k == t { 1 } else { 2 };
+            k += 1;
+        }
+    }
+}
+
+/// Features of every token of `text`: a row-major `(tokens, FEATURE_DIM)` buffer.
+pub fn token_features(
+    text_chars: &[char],
+    tokens: &Tokens,
+    matches: &Matches,
+    parts: &[(Span, Part)],
+) -> Vec<f32> {
+    let n = tokens.len();
+    let mut out = vec![0f32; n * FEATURE_DIM];
+    let mut drug = vec![0u8; n];
+    let mut dx = vec![0u8; n];
+    mark(tokens, &matches.drugs, &mut drug);
+    mark(tokens, &matches.diagnoses, &mut dx);
+    let mut p = 0;
+    let mut lower = String::new();
+    for (k, &(s, e)) in tokens.offsets.iter().enumerate() {
+        let row = &mut out[k * FEATURE_DIM..(k + 1) * FEATURE_DIM];
+        let piece = &text_chars[s.min(text_chars.len())..e.min(text_chars.len())];
+        lower.clear();
+        lower.extend(piece.iter().map(|c| c.to_ascii_lowercase()));
+        let first = piece.first().copied().unwrap_or(' ');
+        let alpha = piece.iter().any(|c| c.is_alphabetic());
+        let prev_end = if k > 0 {
+            tokens.offsets[k - 1].1
+        } else {
+            usize::MAX
+        };
+        let glued = prev_end == s;
+        let before = if s > 0 { text_chars[s - 1] } else { '\n' };
+        let flags = [
+            first.is_uppercase(),
+            alpha && piece.len() > 1 && piece.iter().all(|c| !c.is_lowercase()),
+            !piece.is_empty() && piece.iter().all(|c| c.is_ascii_digit()),
+            piece.iter().any(|c| c.is_ascii_digit()),
+            !piece.is_empty() && piece.iter().all(|c| c.is_ascii_punctuation()),
+            lower == "#",
+            lower == "/",
+            lower == "%",
+            lower == "." || lower == ",",
+            lower == "-" || lower == "(" || lower == ")",
+            UNITS.contains(&lower.as_str()),
+            COUNTS.contains(&lower.as_str()),
+            lower == "page" || lower == "pages" || lower == "pg",
+            glued,
+            before == '\n',
+            lower.len() > 7,
+        ];
+        for (i, f) in flags.into_iter().enumerate() {
+            row[i] = f32::from(u8::from(f));
+        }
+        row[SHAPE] = f32::from(u8::from(drug[k] == 1));
+        row[SHAPE + 1] = f32::from(u8::from(drug[k] == 2));
+        row[SHAPE + 2] = f32::from(u8::from(dx[k] == 1));
+        row[SHAPE + 3] = f32::from(u8::from(dx[k] == 2));
+        while p < parts.len() && parts[p].0.end <= s {
+            p += 1;
+        }
+        let part = match parts.get(p) {
+            Some((span, part)) if span.start <= s => *part,
+            _ => Part::Other,
+        };
+        row[SHAPE + LEXICON + part as usize] = 1.0;
+    }
+    out
+}

@@ -1,0 +1,335 @@
+//! Gazetteers that give the tagger prior knowledge beyond the 135 training letters: drug names
+//! (DrugBank-derived variants, FDA UNII brand and official names) and diagnosis phrases
+//! (ICD-10-CM descriptions and inclusion terms). Built once from `data/` by `train` and stored in
+//! the model directory, so that a model is self-contained.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::sync::LazyLock;
+
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use regex::Regex;
+
+use crate::error::{Error, Result};
+use crate::letter::CharIndex;
+
+/// Longest phrase, in words, that is looked up.
+pub const MAX_WORDS: usize = 5;
+
+static WORD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[A-Za-z0-9]+(?:['\-][A-Za-z0-9]+)*").expect("static pattern"));
+
+/// Brand names that are everyday words (FDA UNII lists cosmetics and devices too).
+const DRUG_STOP: &[&str] = &[
+    "more",
+    "program",
+    "beyond",
+    "impact",
+    "trigger",
+    "plain",
+    "cream",
+    "success",
+    "life",
+    "brace",
+    "goal",
+    "establish",
+    "monitor",
+    "choice",
+    "care",
+    "relief",
+    "balance",
+    "control",
+    "support",
+    "advance",
+    "active",
+    "comfort",
+    "daily",
+    "health",
+    "natural",
+    "complete",
+    "basic",
+    "clear",
+    "fast",
+    "gentle",
+    "solution",
+    "therapy",
+    "treatment",
+    "patch",
+    "gel",
+    "ointment",
+    "capsule",
+];
+
+/// Words too common or too vague to count as a diagnosis on their own.
+const DX_STOP: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "of",
+    "and",
+    "or",
+    "in",
+    "on",
+    "to",
+    "with",
+    "without",
+    "for",
+    "by",
+    "at",
+    "pain",
+    "other",
+    "unspecified",
+    "left",
+    "right",
+    "bilateral",
+    "site",
+    "part",
+    "region",
+    "acute",
+    "chronic",
+    "initial",
+    "encounter",
+    "subsequent",
+    "sequela",
+    "type",
+    "due",
+    "not",
+    "elsewhere",
+    "classified",
+    "as",
+    "use",
+    "history",
+    "status",
+    "body",
+    "level",
+    "lower",
+    "upper",
+    "multiple",
+];
+
+#[derive(Debug, Clone, Default)]
+pub struct Lexicon {
+    drugs: HashSet<String>,
+    diagnoses: HashSet<String>,
+}
+
+/// Character ranges where a lexicon entry matched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Matches {
+    pub drugs: Vec<(usize, usize)>,
+    pub diagnoses: Vec<(usize, usize)>,
+}
+
+/// Folds a phrase to its lookup key: lower-cased words joined by single spaces.
+fn key(phrase: &str) -> Option<String> {
+    let words: Vec<String> = WORD
+        .find_iter(phrase)
+        .map(|m| m.as_str().to_ascii_lowercase())
+        .collect();
+    (!words.is_empty() && words.len() <= MAX_WORDS).then(|| words.join(" "))
+}
+
+fn open_gz(path: &Path) -> Result<impl BufRead> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(BufReader::new(GzDecoder::new(f)))
+}
+
+fn tsv_column(path: &Path, gz: bool, column: usize, mut each: impl FnMut(&str)) -> Result<()> {
+    let reader: Box<dyn BufRead> = if gz {
+        Box::new(open_gz(path)?)
+    } else {
+        Box::new(BufReader::new(
+            std::fs::File::open(path).map_err(|e| Error::io(path, e))?,
+        ))
+    };
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| Error::io(path, e))?;
+        if i == 0 {
+            continue; // header row
+        }
+        if let Some(v) = line.split('\t').nth(column) {
+            each(v);
+        }
+    }
+    Ok(())
+}
+
+impl Lexicon {
+    /// Builds the gazetteers from the lexicon folders under `data_dir`
+    /// (`drug-lexicon/` and `icd10cm/`).
+    pub fn from_data_dir(data_dir: &Path) -> Result<Lexicon> {
+        let mut lex = Lexicon::default();
+        let drug = data_dir.join("drug-lexicon");
+        let mut add_drug = |v: &str| {
+            // Wikipedia-derived noise carries markup; real names are letters, digits, - ' space.
+            if v.len() >= 4 && !v.contains(['&', '=', '<', '>', ';']) {
+                if let Some(k) = key(v) {
+                    if k.len() >= 4
+                        && k.chars().any(|c| c.is_ascii_alphabetic())
+                        && !DRUG_STOP.contains(&k.as_str())
+                    {
+                        lex.drugs.insert(k);
+                    }
+                }
+            }
+        };
+        tsv_column(
+            &drug.join("drugner_variant_to_canonical.tsv.gz"),
+            true,
+            0,
+            &mut add_drug,
+        )?;
+        tsv_column(
+            &drug.join("fda_unii_brand_names.tsv.gz"),
+            true,
+            0,
+            &mut add_drug,
+        )?;
+        tsv_column(
+            &drug.join("fda_unii_official_names.tsv.gz"),
+            true,
+            1,
+            &mut add_drug,
+        )?;
+
+        let icd = data_dir.join("icd10cm");
+        let mut add_dx = |v: &str| {
+            // "Low back pain, unspecified" -> "low back pain": the part before a comma or bracket
+            // is the condition; the rest qualifies it.
+            let head = v.split([',', '(', '[', ';']).next().unwrap_or("");
+            if let Some(k) = key(head) {
+                if !(k.split(' ').count() == 1 && DX_STOP.contains(&k.as_str())) && k.len() >= 4 {
+                    lex.diagnoses.insert(k);
+                }
+            }
+        };
+        tsv_column(&icd.join("icd10cm_2026_codes.tsv.gz"), true, 3, &mut add_dx)?;
+        tsv_column(
+            &icd.join("icd10cm_2026_inclusion_terms.tsv"),
+            false,
+            1,
+            &mut add_dx,
+        )?;
+        Ok(lex)
+    }
+
+    pub fn len(&self) -> (usize, usize) {
+        (self.drugs.len(), self.diagnoses.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.drugs.is_empty() && self.diagnoses.is_empty()
+    }
+
+    /// Writes the gazetteers as gzip text, one `D<TAB>phrase` or `X<TAB>phrase` a line, sorted so
+    /// that the file is byte-identical for the same data.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        let mut gz = GzEncoder::new(f, flate2::Compression::best());
+        let mut write_all = |tag: &str, set: &HashSet<String>| -> std::io::Result<()> {
+            let mut v: Vec<&String> = set.iter().collect();
+            v.sort();
+            for s in v {
+                writeln!(gz, "{tag}\t{s}")?;
+            }
+            Ok(())
+        };
+        write_all("D", &self.drugs)
+            .and_then(|_| write_all("X", &self.diagnoses))
+            .map_err(|e| Error::io(path, e))?;
+        gz.finish().map_err(|e| Error::io(path, e))?;
+        Ok(())
+    }
+
+    pub fn load(path: &Path) -> Result<Lexicon> {
+        let mut content = String::new();
+        open_gz(path)?
+            .read_to_string(&mut content)
+            .map_err(|e| Error::io(path, e))?;
+        let mut lex = Lexicon::default();
+        for (i, line) in content.lines().enumerate() {
+            match line.split_once('\t') {
+                Some(("D", v)) => lex.drugs.insert(v.to_owned()),
+                Some(("X", v)) => lex.diagnoses.insert(v.to_owned()),
+                _ => {
+                    return Err(Error::Model {
+                        path: path.into(),
+                        message: format!("line {}: not a lexicon entry", i + 1),
+                    })
+                }
+            };
+        }
+        Ok(lex)
+    }
+
+    /// Longest-match lookup of both gazetteers over the words of `text`; character ranges.
+    pub fn find(&self, text: &str, chars: &CharIndex) -> Matches {
+        let words: Vec<(usize, usize, String)> = WORD
+            .find_iter(text)
+            .map(|m| (m.start(), m.end(), m.as_str().to_ascii_lowercase()))
+            .collect();
+        let scan = |set: &HashSet<String>| {
+            let mut out = Vec::new();
+            let mut i = 0;
+            let mut buf = String::new();
+            while i < words.len() {
+                let mut best = 0;
+                buf.clear();
+                for n in 1..=MAX_WORDS.min(words.len() - i) {
+                    if n > 1 {
+                        // A phrase does not run across a line break with a blank line or a
+                        // sentence end; a single line break is fine (PDF wrapping).
+                        let gap = &text[words[i + n - 2].1..words[i + n - 1].0];
+                        if gap.len() > 4 || gap.contains(['.', ';', ':']) {
+                            break;
+                        }
+                        buf.push(' ');
+                    }
+                    buf.push_str(&words[i + n - 1].2);
+                    if set.contains(&buf) {
+                        best = n;
+                    }
+                }
+                if best > 0 {
+                    out.push((
+                        chars.to_char(words[i].0),
+                        chars.to_char(words[i + best - 1].1),
+                    ));
+                    i += best;
+                } else {
+                    i += 1;
+                }
+            }
+            out
+        };
+        Matches {
+            drugs: scan(&self.drugs),
+            diagnoses: scan(&self.diagnoses),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_match_and_round_trip() {
+        let mut lex = Lexicon::default();
+        lex.drugs.insert("tramadol".into());
+        lex.drugs.insert("diclofenac potassium".into());
+        lex.diagnoses.insert("low back pain".into());
+        let text = "Diclofenac Potassium and Tramadol for low\nback pain.";
+        let m = lex.find(text, &CharIndex::new(text));
+        assert_eq!(m.drugs, vec![(0, 20), (25, 33)]);
+        assert_eq!(m.diagnoses, vec![(38, 51)]);
+
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lexicon.txt.gz");
+        lex.save(&p).unwrap();
+        let back = Lexicon::load(&p).unwrap();
+        assert_eq!(back.find(text, &CharIndex::new(text)), m);
+    }
+}

@@ -1,0 +1,76 @@
+//! The shared encoder: token embedding plus input features, projected to the hidden size, then
+//! residual blocks of (layer norm -> dilated convolution -> GELU -> dropout).
+//!
+//! Chosen by measurement over a BiLSTM (candle runs LSTMs one step at a time) and a small
+//! transformer: see README, "Choosing the encoder".
+
+use candle_core::{Module, Result, Tensor};
+use candle_nn::{Embedding, VarBuilder};
+
+use super::layers::{mask3, maybe_dropout, Dense, DilatedConv, Dropout, LayerNorm};
+use super::ModelConfig;
+
+#[derive(Debug, Clone)]
+struct Block {
+    norm: LayerNorm,
+    conv: DilatedConv,
+}
+
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    embed: Embedding,
+    input: Dense,
+    blocks: Vec<Block>,
+    norm: LayerNorm,
+}
+
+impl Encoder {
+    pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
+        let embed = candle_nn::embedding(cfg.vocab_size, cfg.embed_dim, vb.pp("embed"))?;
+        let input = Dense::new(cfg.embed_dim + cfg.feature_dim, cfg.hidden, vb.pp("input"))?;
+        let blocks = cfg
+            .dilations
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| {
+                let vb = vb.pp(format!("block{i}"));
+                Ok(Block {
+                    norm: LayerNorm::new(cfg.hidden, vb.pp("norm"))?,
+                    conv: DilatedConv::new(cfg.hidden, cfg.kernel, d, vb.pp("conv"))?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let norm = LayerNorm::new(cfg.hidden, vb.pp("out_norm"))?;
+        Ok(Encoder {
+            embed,
+            input,
+            blocks,
+            norm,
+        })
+    }
+
+    /// ids `(batch, seq)` u32, features `(batch, seq, feature_dim)`, mask `(batch, seq)` ->
+    /// `(batch, seq, hidden)`; padded positions are zero after every block so that they never
+    /// leak into real tokens through the convolutions.
+    pub fn forward(
+        &self,
+        ids: &Tensor,
+        features: &Tensor,
+        mask: &Tensor,
+        mut dropout: Option<&mut Dropout>,
+    ) -> Result<Tensor> {
+        let m = mask3(mask)?;
+        let e = self.embed.forward(ids)?;
+        let x = Tensor::cat(&[&e, features], 2)?;
+        let mut h = self.input.forward(&x)?.broadcast_mul(&m)?;
+        for b in &self.blocks {
+            // Re-mask after the norm: a zero vector normalises to the norm's bias, which would
+            // leak from padding into real tokens through the convolution.
+            let normed = b.norm.forward(&h)?.broadcast_mul(&m)?;
+            let y = b.conv.forward(&normed)?.gelu()?;
+            let y = maybe_dropout(&y, dropout.as_deref_mut())?;
+            h = (h + y)?.broadcast_mul(&m)?;
+        }
+        self.norm.forward(&h)?.broadcast_mul(&m)
+    }
+}

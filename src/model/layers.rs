@@ -1,0 +1,167 @@
+//! Small layers candle-nn does not give in the form needed here: a layer norm that has a
+//! backward pass (candle-nn's fast path is a custom op without one), a dilated convolution made
+//! of shifted copies and one matrix product (which batches well on CPU), and seeded dropout.
+
+use candle_core::{DType, Device, Module, Result, Tensor, D};
+use candle_nn::VarBuilder;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// A fully connected layer that flattens leading dimensions into one matrix product.
+///
+/// candle-nn's `Linear` turns `(batch, seq, in)` into a batched matmul of `batch` small
+/// products, which the CPU gemm runs one after another on one core; a single
+/// `(batch * seq, in) x (in, out)` product uses both cores (measured: README, "Speed").
+#[derive(Debug, Clone)]
+pub struct Dense {
+    weight: Tensor, // (out, in), as candle-nn names and lays it out
+    bias: Tensor,   // (out,)
+}
+
+impl Dense {
+    pub fn new(input: usize, output: usize, vb: VarBuilder) -> Result<Self> {
+        let bound = 1.0 / (input as f64).sqrt();
+        Ok(Dense {
+            weight: vb.get_with_hints(
+                (output, input),
+                "weight",
+                candle_nn::Init::Uniform {
+                    lo: -bound,
+                    up: bound,
+                },
+            )?,
+            bias: vb.get_with_hints(output, "bias", candle_nn::Init::Const(0.0))?,
+        })
+    }
+}
+
+impl Module for Dense {
+    /// `(.., in)` -> `(.., out)`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let input = *dims.last().expect("at least one dimension");
+        let rows: usize = dims[..dims.len() - 1].iter().product();
+        let y = x
+            .reshape((rows, input))?
+            .matmul(&self.weight.t()?)?
+            .broadcast_add(&self.bias)?;
+        let mut out = dims;
+        *out.last_mut().expect("non-empty") = self.bias.dim(0)?;
+        y.reshape(out)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl LayerNorm {
+    pub fn new(size: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(LayerNorm {
+            weight: vb.get_with_hints(size, "weight", candle_nn::Init::Const(1.0))?,
+            bias: vb.get_with_hints(size, "bias", candle_nn::Init::Const(0.0))?,
+        })
+    }
+}
+
+impl Module for LayerNorm {
+    /// `(.., hidden)` -> same shape, normalised over the last dimension.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let centered = x.broadcast_sub(&mean)?;
+        let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
+        let normed = centered.broadcast_div(&(var + 1e-5)?.sqrt()?)?;
+        normed
+            .broadcast_mul(&self.weight)?
+            .broadcast_add(&self.bias)
+    }
+}
+
+/// A 1-D convolution over the sequence axis with `kernel` taps spaced `dilation` apart, "same"
+/// padding with zeros.
+#[derive(Debug, Clone)]
+pub struct DilatedConv {
+    proj: Dense,
+    kernel: usize,
+    dilation: usize,
+}
+
+impl DilatedConv {
+    pub fn new(hidden: usize, kernel: usize, dilation: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(DilatedConv {
+            proj: Dense::new(hidden * kernel, hidden, vb.pp("proj"))?,
+            kernel,
+            dilation,
+        })
+    }
+}
+
+impl Module for DilatedConv {
+    /// `(batch, seq, hidden)` -> `(batch, seq, hidden)`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, seq, _) = x.dims3()?;
+        let reach = self.dilation * (self.kernel / 2);
+        let padded = x.pad_with_zeros(1, reach, reach)?;
+        let taps = (0..self.kernel)
+            .map(|k| padded.narrow(1, k * self.dilation, seq))
+            .collect::<Result<Vec<_>>>()?;
+        // (batch, seq, kernel * hidden)
+        let stacked = Tensor::cat(&taps, 2)?;
+        self.proj.forward(&stacked)
+    }
+}
+
+/// Inverted dropout whose masks come from a seeded generator, so training is reproducible
+/// (candle's CPU random numbers cannot be seeded).
+pub struct Dropout {
+    p: f32,
+    rng: ChaCha8Rng,
+}
+
+impl Dropout {
+    pub fn new(p: f32, seed: u64) -> Self {
+        Dropout {
+            p,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+
+    pub fn apply(&mut self, x: &Tensor) -> Result<Tensor> {
+        if self.p <= 0.0 {
+            return Ok(x.clone());
+        }
+        let keep = 1.0 - self.p;
+        let n = x.elem_count();
+        let mask: Vec<f32> = (0..n)
+            .map(|_| {
+                if self.rng.random::<f32>() < keep {
+                    1.0 / keep
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
+        x.mul(&mask)
+    }
+}
+
+/// Applies dropout when training (a generator is given), else passes `x` through.
+pub fn maybe_dropout(x: &Tensor, dropout: Option<&mut Dropout>) -> Result<Tensor> {
+    match dropout {
+        Some(d) => d.apply(x),
+        None => Ok(x.clone()),
+    }
+}
+
+/// `(batch, seq)` mask as `(batch, seq, 1)` f32 for broadcasting over features.
+pub fn mask3(mask: &Tensor) -> Result<Tensor> {
+    mask.to_dtype(DType::F32)?.unsqueeze(2)
+}
+
+#[allow(dead_code)]
+pub fn zeros(shape: &[usize], device: &Device) -> Result<Tensor> {
+    Tensor::zeros(shape, DType::F32, device)
+}

@@ -1,0 +1,94 @@
+//! The network: a shared convolutional encoder over letter tokens, a tagging head (BIO over the
+//! five entity labels, decoded by constrained Viterbi) and a decision head that reads one
+//! rationale and gives P(Overturned). Pure tensors: no files, no optimizer.
+
+mod decision;
+mod encoder;
+mod layers;
+mod tagger;
+
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+
+pub use decision::DecisionHead;
+pub use encoder::Encoder;
+pub use layers::Dropout;
+pub use tagger::{viterbi, TagHead};
+
+/// Version of the model directory layout and weight names; a mismatch refuses to load.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Sizes and shapes of the network; stored as `config.json` in a model directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub format_version: u32,
+    pub vocab_size: usize,
+    pub embed_dim: usize,
+    pub feature_dim: usize,
+    pub hidden: usize,
+    /// Convolution width (odd) and the dilation of each residual block.
+    pub kernel: usize,
+    pub dilations: Vec<usize>,
+    pub dropout: f32,
+    pub num_tags: usize,
+    /// Tokens per tagging window at inference, and the context kept on each side of a window.
+    pub window: usize,
+    pub window_margin: usize,
+    /// Longest rationale the decision head reads, in tokens (head and tail kept).
+    pub rationale_tokens: usize,
+}
+
+impl ModelConfig {
+    /// Tokens on each side that influence one output position.
+    pub fn receptive_radius(&self) -> usize {
+        self.dilations.iter().map(|d| d * (self.kernel / 2)).sum()
+    }
+}
+
+/// The whole network.
+#[derive(Debug, Clone)]
+pub struct ImrModel {
+    pub encoder: Encoder,
+    pub tagger: TagHead,
+    pub decision: DecisionHead,
+}
+
+impl ImrModel {
+    pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
+        Ok(ImrModel {
+            encoder: Encoder::new(cfg, vb.pp("encoder"))?,
+            tagger: TagHead::new(cfg, vb.pp("tagger"))?,
+            decision: DecisionHead::new(cfg, vb.pp("decision"))?,
+        })
+    }
+
+    /// Tag logits `(batch, seq, num_tags)` for token ids `(batch, seq)`, features
+    /// `(batch, seq, feature_dim)` and mask `(batch, seq)` (1 = token, 0 = padding).
+    pub fn tag_logits(
+        &self,
+        ids: &Tensor,
+        features: &Tensor,
+        mask: &Tensor,
+        dropout: Option<&mut Dropout>,
+    ) -> Result<Tensor> {
+        let h = self.encoder.forward(ids, features, mask, dropout)?;
+        self.tagger.forward(&h)
+    }
+
+    /// Decision logits `(batch,)` for rationales given as ids/features/mask like `tag_logits`.
+    /// Only the rationale's own tokens are encoded: the item line that states the decision is
+    /// never in view.
+    pub fn decision_logits(
+        &self,
+        ids: &Tensor,
+        features: &Tensor,
+        mask: &Tensor,
+        mut dropout: Option<&mut Dropout>,
+    ) -> Result<Tensor> {
+        let h = self
+            .encoder
+            .forward(ids, features, mask, dropout.as_deref_mut())?;
+        self.decision.forward(&h, mask, dropout)
+    }
+}

@@ -1,0 +1,129 @@
+//! The tagging head and its decoder. Training uses token-level cross-entropy; decoding is
+//! Viterbi over the log-probabilities with the BIO constraints (no `I-X` except after `B-X` or
+//! `I-X`), so every decoded span is well-formed.
+
+use candle_core::{Module, Result, Tensor};
+use candle_nn::VarBuilder;
+
+use super::layers::{Dense, LayerNorm};
+use super::ModelConfig;
+use crate::tokenize::{tag_label, NUM_TAGS};
+
+#[derive(Debug, Clone)]
+pub struct TagHead {
+    norm: LayerNorm,
+    out: Dense,
+}
+
+impl TagHead {
+    pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
+        Ok(TagHead {
+            norm: LayerNorm::new(cfg.hidden, vb.pp("norm"))?,
+            out: Dense::new(cfg.hidden, cfg.num_tags, vb.pp("out"))?,
+        })
+    }
+
+    /// `(batch, seq, hidden)` -> logits `(batch, seq, num_tags)`.
+    pub fn forward(&self, h: &Tensor) -> Result<Tensor> {
+        self.out.forward(&self.norm.forward(h)?)
+    }
+}
+
+/// Whether tag `to` may follow tag `from` (`None` = sequence start).
+pub fn allowed(from: Option<usize>, to: usize) -> bool {
+    match tag_label(to) {
+        Some((label, false)) => {
+            matches!(from.and_then(tag_label), Some((l, _)) if l == label)
+        }
+        _ => true,
+    }
+}
+
+/// Best tag sequence under the BIO constraints. `log_probs` is row-major `(seq, NUM_TAGS)`;
+/// `back` is a reusable buffer (resized here) so that decoding allocates nothing per token.
+pub fn viterbi(log_probs: &[f32], back: &mut Vec<u8>, tags: &mut Vec<usize>) {
+    let n = log_probs.len() / NUM_TAGS;
+    tags.clear();
+    if n == 0 {
+        return;
+    }
+    back.clear();
+    back.resize(n * NUM_TAGS, 0);
+    let mut score = [f32::NEG_INFINITY; NUM_TAGS];
+    for (t, s) in score.iter_mut().enumerate() {
+        if allowed(None, t) {
+            *s = log_probs[t];
+        }
+    }
+    let mut next = [f32::NEG_INFINITY; NUM_TAGS];
+    for i in 1..n {
+        let row = &log_probs[i * NUM_TAGS..(i + 1) * NUM_TAGS];
+        for to in 0..NUM_TAGS {
+            let mut best = f32::NEG_INFINITY;
+            let mut arg = 0u8;
+            for (from, &s) in score.iter().enumerate() {
+                if s > best && allowed(Some(from), to) {
+                    best = s;
+                    arg = from as u8;
+                }
+            }
+            next[to] = best + row[to];
+            back[i * NUM_TAGS + to] = arg;
+        }
+        score = next;
+    }
+    let mut cur = (0..NUM_TAGS)
+        .max_by(|&a, &b| score[a].total_cmp(&score[b]))
+        .unwrap_or(0);
+    tags.resize(n, 0);
+    for i in (0..n).rev() {
+        tags[i] = cur;
+        if i > 0 {
+            cur = back[i * NUM_TAGS + cur] as usize;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::annotation::Label;
+    use crate::tokenize::{tag_b, tag_i};
+
+    fn rows(best: &[usize]) -> Vec<f32> {
+        let mut v = vec![(0.01f32).ln(); best.len() * NUM_TAGS];
+        for (i, &b) in best.iter().enumerate() {
+            v[i * NUM_TAGS + b] = (0.9f32).ln();
+        }
+        v
+    }
+
+    #[test]
+    fn keeps_valid_sequences() {
+        let want = vec![
+            0,
+            tag_b(Label::Drug),
+            0,
+            tag_b(Label::Dose),
+            tag_i(Label::Dose),
+        ];
+        let (mut back, mut tags) = (Vec::new(), Vec::new());
+        viterbi(&rows(&want), &mut back, &mut tags);
+        assert_eq!(tags, want);
+    }
+
+    #[test]
+    fn never_starts_a_span_with_i() {
+        // The per-token argmax would be O, I-DRUG, I-DRUG: ill-formed. Viterbi must repair it.
+        let mut lp = rows(&[0, tag_i(Label::Drug), tag_i(Label::Drug)]);
+        // Make B-DRUG the runner-up at position 1.
+        lp[NUM_TAGS + tag_b(Label::Drug)] = (0.08f32).ln();
+        let (mut back, mut tags) = (Vec::new(), Vec::new());
+        viterbi(&lp, &mut back, &mut tags);
+        for w in tags.windows(2) {
+            assert!(allowed(Some(w[0]), w[1]), "{tags:?}");
+        }
+        assert!(allowed(None, tags[0]));
+        assert_eq!(tags, vec![0, tag_b(Label::Drug), tag_i(Label::Drug)]);
+    }
+}

@@ -1,0 +1,570 @@
+//! Training: labelled letters in, a trained network, tokenizer, lexicon and calibration out.
+//!
+//! Reproducible: weights are initialised, batches shuffled and dropout masks drawn from
+//! generators seeded by `TrainConfig::seed` (candle's CPU device cannot be seeded).
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::artifacts::ConfigFile;
+use crate::corpus::LabelledLetter;
+use crate::encode::{make_batch, EncodedLetter, Piece};
+use crate::error::Result;
+use crate::eval;
+use crate::features::FEATURE_DIM;
+use crate::lexicon::Lexicon;
+use crate::model::{Dropout, ImrModel, ModelConfig, FORMAT_VERSION};
+use crate::predict::{Calibration, Inference};
+use crate::tokenize::{spans_to_bio, LetterTokenizer, NUM_TAGS};
+use crate::Decision;
+
+/// Everything that decides what model comes out, besides the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub seed: u64,
+    pub epochs: usize,
+    pub learning_rate: f64,
+    /// Tagging windows per step (decision batches are half as large).
+    pub batch_size: usize,
+    /// Tokens per training window.
+    pub train_window: usize,
+    pub vocab_size: usize,
+    pub embed_dim: usize,
+    pub hidden: usize,
+    pub kernel: usize,
+    pub dilations: Vec<usize>,
+    pub dropout: f32,
+    /// Epochs without dev improvement before stopping.
+    pub patience: usize,
+    /// Weight of the decision loss beside the tagging loss.
+    pub decision_weight: f64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            seed: 13,
+            epochs: 40,
+            learning_rate: 2e-3,
+            batch_size: 16,
+            train_window: 256,
+            vocab_size: 4000,
+            embed_dim: 96,
+            hidden: 128,
+            kernel: 3,
+            dilations: vec![1, 2, 4, 8],
+            dropout: 0.2,
+            patience: 8,
+            decision_weight: 0.5,
+        }
+    }
+}
+
+/// One epoch's line of the training log.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub tag_loss: f64,
+    pub decision_loss: f64,
+    pub seconds: f64,
+    pub dev_entity_f1: Option<f64>,
+    pub dev_decision_macro_f1: Option<f64>,
+    pub dev_decision_auc: Option<f64>,
+    pub best: bool,
+}
+
+/// What training produces.
+pub struct Trained {
+    pub config: ConfigFile,
+    pub tokenizer: LetterTokenizer,
+    pub lexicon: Lexicon,
+    pub varmap: VarMap,
+    pub model: ImrModel,
+    pub log: Vec<EpochLog>,
+}
+
+impl Trained {
+    pub fn inference(&self) -> Inference<'_> {
+        Inference {
+            model: &self.model,
+            config: &self.config.model,
+            calibration: self.config.calibration,
+            tokenizer: &self.tokenizer,
+            lexicon: &self.lexicon,
+            device: &Device::Cpu,
+            batch_size: 16,
+        }
+    }
+
+    pub fn log_jsonl(&self) -> String {
+        self.log
+            .iter()
+            .map(|e| serde_json::to_string(e).expect("serializable") + "\n")
+            .collect()
+    }
+}
+
+/// Progress reports: a step finished, or an epoch with its log line.
+pub enum Progress<'a> {
+    Start {
+        epochs: usize,
+        steps_per_epoch: usize,
+    },
+    Step,
+    Epoch(&'a EpochLog),
+}
+
+/// Splits letters into training and dev sets, stratified on whether a letter has an
+/// Overturned item, seeded. `fraction` of each stratum (at least one letter of each
+/// non-empty stratum when `fraction > 0`) goes to dev.
+pub fn split_dev(
+    letters: Vec<LabelledLetter>,
+    fraction: f64,
+    seed: u64,
+) -> (Vec<LabelledLetter>, Vec<LabelledLetter>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xD5E7);
+    let (mut pos, mut neg): (Vec<_>, Vec<_>) = letters.into_iter().partition(has_overturned);
+    pos.shuffle(&mut rng);
+    neg.shuffle(&mut rng);
+    let mut train = Vec::new();
+    let mut dev = Vec::new();
+    for group in [pos, neg] {
+        let n_dev = if fraction > 0.0 && !group.is_empty() {
+            ((group.len() as f64 * fraction).round() as usize).clamp(1, group.len())
+        } else {
+            0
+        };
+        for (i, l) in group.into_iter().enumerate() {
+            if i < n_dev {
+                dev.push(l)
+            } else {
+                train.push(l)
+            }
+        }
+    }
+    let by_name = |a: &LabelledLetter, b: &LabelledLetter| a.letter.path.cmp(&b.letter.path);
+    train.sort_by(by_name);
+    dev.sort_by(by_name);
+    (train, dev)
+}
+
+pub fn has_overturned(l: &LabelledLetter) -> bool {
+    l.letter
+        .items
+        .iter()
+        .any(|i| i.stated_decision == Some(Decision::Overturned))
+}
+
+fn stable_hash(s: &str) -> u64 {
+    // FNV-1a: stable across runs and platforms, unlike std's hasher.
+    s.bytes().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// Overwrites every variable with values from a generator seeded by `seed` and the variable's
+/// name: norms start at 1/0, biases at 0, matrices uniform in ±1/sqrt(fan_in).
+fn seeded_init(varmap: &VarMap, seed: u64) -> candle_core::Result<()> {
+    let data = varmap.data().lock().expect("varmap lock");
+    for (name, var) in data.iter() {
+        let dims = var.dims().to_vec();
+        let n: usize = dims.iter().product();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ stable_hash(name));
+        let values: Vec<f32> = if name.ends_with("norm.weight") {
+            vec![1.0; n]
+        } else if name.ends_with("bias") {
+            vec![0.0; n]
+        } else {
+            let bound = if name.contains("embed") {
+                0.1
+            } else {
+                1.0 / (*dims.last().unwrap_or(&1) as f32).sqrt()
+            };
+            (0..n).map(|_| rng.random_range(-bound..bound)).collect()
+        };
+        var.set(&Tensor::from_vec(values, dims.as_slice(), var.device())?)?;
+    }
+    Ok(())
+}
+
+fn snapshot(varmap: &VarMap) -> candle_core::Result<Vec<(Var, Tensor)>> {
+    let data = varmap.data().lock().expect("varmap lock");
+    data.values()
+        .map(|v| Ok((v.clone(), v.as_tensor().copy()?)))
+        .collect()
+}
+
+fn restore(saved: &[(Var, Tensor)]) -> candle_core::Result<()> {
+    for (var, t) in saved {
+        var.set(t)?;
+    }
+    Ok(())
+}
+
+/// log(sigmoid(z)), computed stably: min(z, 0) - log(1 + exp(-|z|)).
+fn log_sigmoid(z: &Tensor) -> candle_core::Result<Tensor> {
+    let neg_abs = z.abs()?.neg()?;
+    z.minimum(0f32)? - (neg_abs.exp()? + 1.0)?.log()?
+}
+
+/// What one training step needs to compute the loss of part of its batch.
+struct StepContext<'a> {
+    model: &'a ImrModel,
+    encoded: &'a [EncodedLetter],
+    targets: &'a [Vec<u32>],
+    pad_id: u32,
+    rationale_tokens: usize,
+    pos_weight: f32,
+    decision_weight: f64,
+    /// Real tokens in the whole step's tagging batch, and rationales in its decision batch:
+    /// each shard divides by these so that the shards' gradients add up to the batch's.
+    tag_tokens: usize,
+    decisions: usize,
+    device: &'a Device,
+}
+
+impl StepContext<'_> {
+    /// Loss of one shard -> (gradients, its tagging loss part, its decision loss part).
+    fn shard(
+        &self,
+        windows: &[(usize, usize, usize)],
+        items: &[(usize, usize, f32)],
+        dropout: &mut Dropout,
+    ) -> Result<(Option<candle_core::backprop::GradStore>, f64, f64)> {
+        let mut loss: Option<Tensor> = None;
+        let mut tag_part = 0.0;
+        let mut dec_part = 0.0;
+        if !windows.is_empty() {
+            let pieces: Vec<Piece> = windows
+                .iter()
+                .map(|&(li, s, e)| Piece {
+                    letter: &self.encoded[li],
+                    positions: (s..e).collect(),
+                })
+                .collect();
+            let batch = make_batch(&pieces, self.pad_id, self.device)?;
+            let mut tgt = vec![0u32; windows.len() * batch.seq];
+            for (bi, &(li, s, e)) in windows.iter().enumerate() {
+                tgt[bi * batch.seq..bi * batch.seq + (e - s)]
+                    .copy_from_slice(&self.targets[li][s..e]);
+            }
+            let tgt = Tensor::from_vec(tgt, (windows.len(), batch.seq), self.device)?;
+            let logits =
+                self.model
+                    .tag_logits(&batch.ids, &batch.features, &batch.mask, Some(dropout))?;
+            let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+            let picked = logp.gather(&tgt.unsqueeze(2)?, 2)?.squeeze(2)?; // (batch, seq)
+            let tag_loss = ((picked * &batch.mask)?.sum_all()?.neg()? / self.tag_tokens as f64)?;
+            tag_part = f64::from(tag_loss.to_scalar::<f32>()?);
+            loss = Some(tag_loss);
+        }
+        if !items.is_empty() {
+            let pieces: Vec<Piece> = items
+                .iter()
+                .map(|&(li, ii, _)| Piece {
+                    letter: &self.encoded[li],
+                    positions: self.encoded[li].rationale_tokens(ii, self.rationale_tokens),
+                })
+                .collect();
+            let b = make_batch(&pieces, self.pad_id, self.device)?;
+            let z = self
+                .model
+                .decision_logits(&b.ids, &b.features, &b.mask, Some(dropout))?;
+            let y = Tensor::from_vec(
+                items.iter().map(|s| s.2).collect::<Vec<_>>(),
+                items.len(),
+                self.device,
+            )?;
+            // Class-weighted binary cross-entropy: Overturned counts pos_weight times.
+            let pos = (y.clone() * f64::from(self.pos_weight))?.mul(&log_sigmoid(&z)?)?;
+            let neg = (y.ones_like()? - &y)?.mul(&log_sigmoid(&z.neg()?)?)?;
+            let dec_loss = ((pos + neg)?.sum_all()?.neg()? / self.decisions as f64)?;
+            dec_part = f64::from(dec_loss.to_scalar::<f32>()?);
+            let weighted = (dec_loss * self.decision_weight)?;
+            loss = Some(match loss {
+                Some(l) => (l + weighted)?,
+                None => weighted,
+            });
+        }
+        let grads = loss.map(|l| l.backward()).transpose()?;
+        Ok((grads, tag_part, dec_part))
+    }
+}
+
+/// Trains on `train`, choosing the epoch and fitting the calibration on `dev`.
+pub fn train(
+    cfg: &TrainConfig,
+    train: &[LabelledLetter],
+    dev: &[LabelledLetter],
+    lexicon: Lexicon,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Trained> {
+    let device = Device::Cpu;
+    let texts: Vec<&str> = train.iter().map(|l| l.letter.text.as_str()).collect();
+    let tokenizer = LetterTokenizer::train(&texts, cfg.vocab_size)?;
+    let mcfg = ModelConfig {
+        format_version: FORMAT_VERSION,
+        vocab_size: tokenizer.vocab_size(),
+        embed_dim: cfg.embed_dim,
+        feature_dim: FEATURE_DIM,
+        hidden: cfg.hidden,
+        kernel: cfg.kernel,
+        dilations: cfg.dilations.clone(),
+        dropout: cfg.dropout,
+        num_tags: NUM_TAGS,
+        window: 512,
+        window_margin: 32,
+        rationale_tokens: 384,
+    };
+    let varmap = VarMap::new();
+    let model = ImrModel::new(&mcfg, VarBuilder::from_varmap(&varmap, DType::F32, &device))?;
+    seeded_init(&varmap, cfg.seed)?;
+
+    // Encode once: tokens, features, BIO targets.
+    let encoded: Vec<EncodedLetter> = train
+        .iter()
+        .map(|l| EncodedLetter::new(&l.letter, &tokenizer, &lexicon))
+        .collect::<Result<_>>()?;
+    let targets: Vec<Vec<u32>> = train
+        .iter()
+        .zip(&encoded)
+        .map(|(l, e)| {
+            spans_to_bio(&e.tokens.offsets, &l.entities)
+                .0
+                .into_iter()
+                .map(|t| t as u32)
+                .collect()
+        })
+        .collect();
+    let items: Vec<(usize, usize, f32)> = train
+        .iter()
+        .enumerate()
+        .flat_map(|(li, l)| {
+            l.letter
+                .items
+                .iter()
+                .enumerate()
+                .filter_map(move |(ii, it)| {
+                    it.stated_decision
+                        .map(|d| (li, ii, f32::from(u8::from(d == Decision::Overturned))))
+                })
+        })
+        .collect();
+    let n_pos = items.iter().filter(|i| i.2 > 0.5).count().max(1);
+    let pos_weight = ((items.len() - n_pos.min(items.len())) as f32 / n_pos as f32).max(1.0);
+
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut opt = AdamW::new(
+        varmap.all_vars(),
+        ParamsAdamW {
+            lr: cfg.learning_rate,
+            weight_decay: 0.01,
+            ..Default::default()
+        },
+    )?;
+    let w = cfg.train_window;
+    let steps_estimate = encoded
+        .iter()
+        .map(|e| e.len().div_ceil(w))
+        .sum::<usize>()
+        .div_ceil(cfg.batch_size);
+    progress(Progress::Start {
+        epochs: cfg.epochs,
+        steps_per_epoch: steps_estimate,
+    });
+
+    let mut log = Vec::new();
+    let mut best: Option<(f64, Vec<(Var, Tensor)>)> = None;
+    let mut since_best = 0;
+    let dec_batch = (cfg.batch_size / 2).max(1);
+    for epoch in 1..=cfg.epochs {
+        let t0 = std::time::Instant::now();
+        // Windows start at a random shift each epoch, so edges fall in new places.
+        let mut windows = Vec::new();
+        for (li, e) in encoded.iter().enumerate() {
+            let shift = rng.random_range(0..w / 2);
+            let mut s = 0usize;
+            let mut first = true;
+            while s < e.len() {
+                let end = if first {
+                    (w - shift).min(e.len())
+                } else {
+                    (s + w).min(e.len())
+                };
+                windows.push((li, s, end));
+                s = end;
+                first = false;
+            }
+        }
+        windows.shuffle(&mut rng);
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.shuffle(&mut rng);
+        let (mut tag_sum, mut dec_sum, mut steps) = (0f64, 0f64, 0usize);
+        for (step, chunk) in windows.chunks(cfg.batch_size).enumerate() {
+            let sel: Vec<(usize, usize, f32)> = if items.is_empty() {
+                Vec::new()
+            } else {
+                (0..dec_batch)
+                    .map(|k| items[order[(step * dec_batch + k) % items.len()]])
+                    .collect()
+            };
+            let ctx = StepContext {
+                model: &model,
+                encoded: &encoded,
+                targets: &targets,
+                pad_id: tokenizer.pad_id(),
+                rationale_tokens: mcfg.rationale_tokens,
+                pos_weight,
+                decision_weight: cfg.decision_weight,
+                tag_tokens: chunk.iter().map(|w| w.2 - w.1).sum(),
+                decisions: sel.len(),
+                device: &device,
+            };
+            // Data parallel: the two halves of the batch go forward and backward on the two
+            // cores, and their gradients are summed (each half's loss is already scaled by the
+            // whole batch's size). Dropout seeds depend on (seed, epoch, step, half) only.
+            let seed = |half: u64| cfg.seed ^ stable_hash(&format!("{epoch}/{step}/{half}"));
+            let (wa, wb) = chunk.split_at(chunk.len().div_ceil(2));
+            let (da, db) = sel.split_at(sel.len().div_ceil(2));
+            let (ra, rb) = rayon::join(
+                || ctx.shard(wa, da, &mut Dropout::new(cfg.dropout, seed(0))),
+                || ctx.shard(wb, db, &mut Dropout::new(cfg.dropout, seed(1))),
+            );
+            let (ga, ta, xa) = ra?;
+            let (gb, tb, xb) = rb?;
+            let grads = match (ga, gb) {
+                (Some(mut a), Some(b)) => {
+                    for var in varmap.all_vars() {
+                        if let Some(gb) = b.get(var.as_tensor()) {
+                            let sum = match a.get(var.as_tensor()) {
+                                Some(ga) => (ga + gb)?,
+                                None => gb.clone(),
+                            };
+                            a.insert(var.as_tensor(), sum);
+                        }
+                    }
+                    Some(a)
+                }
+                (a, b) => a.or(b),
+            };
+            if let Some(grads) = grads {
+                opt.step(&grads)?;
+            }
+            tag_sum += ta + tb;
+            dec_sum += xa + xb;
+            steps += 1;
+            progress(Progress::Step);
+        }
+
+        let mut entry = EpochLog {
+            epoch,
+            tag_loss: tag_sum / steps.max(1) as f64,
+            decision_loss: dec_sum / steps.max(1) as f64,
+            seconds: 0.0,
+            dev_entity_f1: None,
+            dev_decision_macro_f1: None,
+            dev_decision_auc: None,
+            best: false,
+        };
+        let score = if dev.is_empty() {
+            // Without a dev set the last epoch is kept.
+            epoch as f64
+        } else {
+            let inference = Inference {
+                model: &model,
+                config: &mcfg,
+                calibration: Calibration::identity(),
+                tokenizer: &tokenizer,
+                lexicon: &lexicon,
+                device: &device,
+                batch_size: 16,
+            };
+            let (r, _) = eval::evaluate(&inference, dev)?;
+            entry.dev_entity_f1 = Some(r.entities.strict.micro.f1);
+            entry.dev_decision_macro_f1 = Some(r.decisions.model.macro_f1);
+            entry.dev_decision_auc = r.decisions.model.roc_auc;
+            0.5 * r.entities.strict.micro.f1 + 0.5 * r.decisions.model.macro_f1
+        };
+        if best.as_ref().is_none_or(|(b, _)| score > *b) {
+            best = Some((score, snapshot(&varmap)?));
+            entry.best = true;
+            since_best = 0;
+        } else {
+            since_best += 1;
+        }
+        entry.seconds = t0.elapsed().as_secs_f64();
+        progress(Progress::Epoch(&entry));
+        log.push(entry);
+        if since_best >= cfg.patience {
+            break;
+        }
+    }
+    if let Some((_, saved)) = &best {
+        restore(saved)?;
+    }
+
+    // Calibrate on dev; without one, undo the class weighting's shift of the logits.
+    let calibration = if dev.is_empty() {
+        Calibration {
+            a: 1.0,
+            b: -pos_weight.ln(),
+        }
+    } else {
+        let inference = Inference {
+            model: &model,
+            config: &mcfg,
+            calibration: Calibration::identity(),
+            tokenizer: &tokenizer,
+            lexicon: &lexicon,
+            device: &device,
+            batch_size: 16,
+        };
+        let refs: Vec<&crate::Letter> = dev.iter().map(|l| &l.letter).collect();
+        let preds = inference.predict(&refs)?;
+        let (mut z, mut y) = (Vec::new(), Vec::new());
+        for (l, p) in dev.iter().zip(&preds) {
+            for (item, &logit) in l.letter.items.iter().zip(&p.decision_logits) {
+                if let Some(d) = item.stated_decision {
+                    z.push(logit);
+                    y.push(d == Decision::Overturned);
+                }
+            }
+        }
+        let c = Calibration::fit(&z, &y);
+        // A fit that flips the logit's sign would mean the dev set is too small to trust.
+        if c.a > 0.0 {
+            c
+        } else {
+            Calibration {
+                a: 1.0,
+                b: -pos_weight.ln(),
+            }
+        }
+    };
+
+    let config = ConfigFile {
+        format_version: FORMAT_VERSION,
+        model: mcfg,
+        calibration,
+        training: serde_json::json!({
+            "config": cfg,
+            "train_letters": train.len(),
+            "dev_letters": dev.len(),
+            "train_items": items.len(),
+            "overturned_weight": pos_weight,
+            "epochs_run": log.len(),
+        }),
+    };
+    Ok(Trained {
+        config,
+        tokenizer,
+        lexicon,
+        varmap,
+        model,
+        log,
+    })
+}

@@ -1,0 +1,379 @@
+//! The tokenizer, the network and the model directory, on real letters with tiny sizes so
+//! that training takes seconds.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use imr::artifacts::{self, ModelDir, TrainedParts};
+use imr::corpus::{self, LabelledLetter};
+use imr::lexicon::Lexicon;
+use imr::tokenize::{bio_to_spans, spans_to_bio, LetterTokenizer};
+use imr::train::{self, Progress, TrainConfig, Trained};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn all_letters() -> &'static Vec<LabelledLetter> {
+    static L: OnceLock<Vec<LabelledLetter>> = OnceLock::new();
+    L.get_or_init(|| {
+        corpus::load(&[root().join("data/dwc-letters"), root().join("data/seeds")]).unwrap()
+    })
+}
+
+fn lexicon() -> Lexicon {
+    static L: OnceLock<Lexicon> = OnceLock::new();
+    L.get_or_init(|| Lexicon::from_data_dir(&root().join("data")).unwrap())
+        .clone()
+}
+
+fn tiny_config(seed: u64, epochs: usize) -> TrainConfig {
+    TrainConfig {
+        seed,
+        epochs,
+        vocab_size: 600,
+        embed_dim: 16,
+        hidden: 24,
+        train_window: 128,
+        batch_size: 8,
+        learning_rate: 5e-3,
+        patience: 100,
+        ..TrainConfig::default()
+    }
+}
+
+/// Six letters (two with an Overturned item) for training, three for dev.
+fn tiny_split() -> (Vec<LabelledLetter>, Vec<LabelledLetter>) {
+    let letters = all_letters();
+    let (pos, neg): (Vec<_>, Vec<_>) = letters.iter().cloned().partition(train::has_overturned);
+    let train: Vec<_> = pos[..2].iter().chain(&neg[..4]).cloned().collect();
+    let dev: Vec<_> = pos[2..3].iter().chain(&neg[4..6]).cloned().collect();
+    (train, dev)
+}
+
+fn tiny_trained(seed: u64, epochs: usize) -> Trained {
+    let (tr, dev) = tiny_split();
+    train::train(
+        &tiny_config(seed, epochs),
+        &tr,
+        &dev,
+        lexicon(),
+        &mut |_| {},
+    )
+    .unwrap()
+}
+
+fn save(trained: &Trained, dir: &Path) {
+    artifacts::save(
+        dir,
+        &TrainedParts {
+            config: &trained.config,
+            tokenizer: &trained.tokenizer,
+            lexicon: &trained.lexicon,
+            varmap: &trained.varmap,
+            train_log: &trained.log_jsonl(),
+        },
+    )
+    .unwrap();
+}
+
+/// A tiny model saved once for the CLI tests.
+fn tiny_model_dir() -> &'static PathBuf {
+    static D: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &D.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("tiny");
+        save(&tiny_trained(5, 4), &dir);
+        (tmp, dir)
+    })
+    .1
+}
+
+#[test]
+fn tokenizer_saves_and_loads_to_the_same_encoding() {
+    let texts: Vec<&str> = all_letters()
+        .iter()
+        .take(20)
+        .map(|l| l.letter.text.as_str())
+        .collect();
+    let tok = LetterTokenizer::train(&texts, 800).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("tokenizer.json");
+    tok.save(&p).unwrap();
+    let back = LetterTokenizer::load(&p).unwrap();
+    assert_eq!(back.vocab_size(), tok.vocab_size());
+    for l in all_letters().iter().skip(100) {
+        assert_eq!(
+            back.encode(&l.letter.text).unwrap(),
+            tok.encode(&l.letter.text).unwrap()
+        );
+    }
+    // Numbers and units are split so entity edges fall on token edges: "10/325mg" -> 10 / 325
+    // mg, "#90" -> # 90, "74-96" -> 74 - 96 (pieces may split further, never merge across).
+    let text = "Norco 10/325mg #90, Page(s): 74-96";
+    let t = tok.encode(text).unwrap();
+    let edges: std::collections::HashSet<usize> =
+        t.offsets.iter().flat_map(|&(s, e)| [s, e]).collect();
+    for edge in [6, 8, 9, 12, 14, 15, 16, 18, 29, 31, 32, 34] {
+        assert!(
+            edges.contains(&edge),
+            "no token edge at {edge}: {:?}",
+            t.offsets
+        );
+    }
+}
+
+#[test]
+fn every_gold_span_survives_bio_and_back() {
+    let texts: Vec<&str> = all_letters()
+        .iter()
+        .map(|l| l.letter.text.as_str())
+        .collect();
+    let tok = LetterTokenizer::train(&texts, 4000).unwrap();
+    let mut n = 0;
+    for l in all_letters() {
+        let t = tok.encode(&l.letter.text).unwrap();
+        // Offsets are characters: the slice at each token's offsets is the token's text.
+        let chars: Vec<char> = l.letter.text.chars().collect();
+        for &(s, e) in t.offsets.iter().take(50) {
+            assert!(s < e && e <= chars.len());
+        }
+        let (tags, misaligned) = spans_to_bio(&t.offsets, &l.entities);
+        assert_eq!(misaligned, 0, "{}", l.name());
+        assert_eq!(bio_to_spans(&t.offsets, &tags), l.entities, "{}", l.name());
+        n += l.entities.len();
+    }
+    assert_eq!(n, 3169);
+}
+
+#[test]
+fn a_tiny_model_trains_in_seconds_and_its_loss_falls() {
+    let t = tiny_trained(1, 6);
+    let first = &t.log[0];
+    let last = t.log.last().unwrap();
+    assert_eq!(t.log.len(), 6);
+    assert!(
+        last.tag_loss < 0.7 * first.tag_loss,
+        "tag loss {} -> {}",
+        first.tag_loss,
+        last.tag_loss
+    );
+    let early = (t.log[0].decision_loss + t.log[1].decision_loss) / 2.0;
+    let late = (t.log[4].decision_loss + t.log[5].decision_loss) / 2.0;
+    assert!(late < early, "decision loss {early} -> {late}");
+    assert!(t.log.iter().any(|e| e.best) && t.log.iter().all(|e| e.dev_entity_f1.is_some()));
+}
+
+#[test]
+fn same_data_and_seed_give_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("c"),
+    );
+    save(&tiny_trained(7, 2), &a);
+    save(&tiny_trained(7, 2), &b);
+    save(&tiny_trained(8, 2), &c);
+    let bytes = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    // Compared as booleans: a failing assert_eq! would print megabytes of weights.
+    assert!(bytes(&a) == bytes(&b), "same seed, different weights");
+    assert!(bytes(&a) != bytes(&c), "different seeds, same weights");
+    let tok = |d: &Path| std::fs::read(d.join("tokenizer.json")).unwrap();
+    assert!(tok(&a) == tok(&b), "same data, different tokenizer");
+    let cfg = |d: &Path| std::fs::read_to_string(d.join("config.json")).unwrap();
+    assert_eq!(cfg(&a), cfg(&b));
+}
+
+#[test]
+fn save_then_load_gives_identical_predictions() {
+    let trained = tiny_trained(3, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m");
+    save(&trained, &path);
+    for f in [
+        "config.json",
+        "labels.json",
+        "tokenizer.json",
+        "lexicon.txt.gz",
+        "model.safetensors",
+        "train_log.jsonl",
+    ] {
+        assert!(path.join(f).is_file(), "{f} missing");
+    }
+    // No temporary directory is left beside the model.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+    let loaded = ModelDir::load(&path).unwrap();
+    let letters: Vec<&imr::Letter> = all_letters()[40..45].iter().map(|l| &l.letter).collect();
+    let before = trained.inference().predict(&letters).unwrap();
+    let after = loaded.inference().predict(&letters).unwrap();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn tagging_a_long_letter_in_windows_equals_one_pass() {
+    // The window logic must give each token the output of a window where it has full context;
+    // compare windowed inference against a window larger than the letter.
+    let trained = tiny_trained(4, 1);
+    let letters: Vec<&imr::Letter> = all_letters()[..3].iter().map(|l| &l.letter).collect();
+    let mut inf = trained.inference();
+    let enc: Vec<_> = letters.iter().map(|l| inf.encode(l).unwrap()).collect();
+    let windowed = inf.tag_log_probs(&enc).unwrap();
+    let mut big = trained.config.model.clone();
+    big.window = 100_000;
+    inf.config = &big;
+    let whole = inf.tag_log_probs(&enc).unwrap();
+    for (a, b) in windowed.iter().zip(&whole) {
+        assert!(
+            a.len() > 512 * 11,
+            "letter shorter than one window tests nothing"
+        );
+        let worst = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-3, "windowed differs by {worst}");
+    }
+}
+
+fn imr_bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_imr"))
+}
+
+#[test]
+fn predict_prints_the_documented_schema() {
+    let model = tiny_model_dir();
+    let out = imr_bin()
+        .args(["predict", "--model"])
+        .arg(model)
+        .arg(root().join("data/samples"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    for r in &lines {
+        for key in ["file", "case_number", "items", "entities", "error"] {
+            assert!(r.get(key).is_some(), "missing {key}: {r}");
+        }
+        assert!(r["error"].is_null());
+        let text = std::fs::read_to_string(r["file"].as_str().unwrap()).ok();
+        for e in r["entities"].as_array().unwrap() {
+            let (s, end) = (
+                e["start"].as_u64().unwrap() as usize,
+                e["end"].as_u64().unwrap() as usize,
+            );
+            assert!(s < end);
+            let score = e["score"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&score));
+            assert!(["DRUG", "DOSE", "QUANTITY", "DIAGNOSIS", "GUIDELINE_PAGE"]
+                .contains(&e["label"].as_str().unwrap()));
+            if let Some(text) = &text {
+                let slice: String = text.chars().skip(s).take(end - s).collect();
+                assert_eq!(slice, e["text"].as_str().unwrap());
+            }
+        }
+        for item in r["items"].as_array().unwrap() {
+            for key in [
+                "request",
+                "request_span",
+                "rationale_span",
+                "stated_decision",
+                "predicted_decision",
+                "p_overturned",
+                "agrees",
+                "drug",
+                "dose",
+                "quantity",
+            ] {
+                assert!(item.get(key).is_some(), "item missing {key}: {item}");
+            }
+            let p = item["p_overturned"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&p));
+            let predicted = item["predicted_decision"].as_str().unwrap();
+            assert_eq!(predicted == "Overturned", p >= 0.5);
+            assert_eq!(
+                item["agrees"].as_bool().unwrap(),
+                item["stated_decision"].as_str().unwrap() == predicted
+            );
+        }
+    }
+
+    let out = imr_bin()
+        .args(["predict", "--format", "csv", "--model"])
+        .arg(model)
+        .arg(root().join("data/samples/CM17-0013716.txt"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut rdr = csv::Reader::from_reader(out.stdout.as_slice());
+    let headers = rdr.headers().unwrap().clone();
+    assert_eq!(&headers[3], "request");
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 4, "one row per disputed item");
+}
+
+#[test]
+fn eval_reports_json_with_every_figure() {
+    let out = imr_bin()
+        .args(["eval", "--format", "json", "--model"])
+        .arg(tiny_model_dir())
+        .arg("--data")
+        .arg(root().join("data/seeds"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["letters"], 5);
+    assert_eq!(r["items"]["expected"], 13);
+    assert_eq!(r["items"]["found"], 13);
+    for mode in ["strict", "lenient"] {
+        for key in ["precision", "recall", "f1"] {
+            assert!(r["entities"][mode]["micro"][key].is_number());
+        }
+        assert!(r["entities"][mode]["per_label"]["DIAGNOSIS"]["support"].is_number());
+    }
+    let d = &r["decisions"];
+    for key in ["accuracy", "macro_f1", "roc_auc"] {
+        assert!(d.get(key).is_some(), "{key}");
+    }
+    let total: u64 = ["Upheld", "Overturned"]
+        .iter()
+        .flat_map(|a| ["Upheld", "Overturned"].map(|b| d["confusion"][a][b].as_u64().unwrap()))
+        .sum();
+    assert_eq!(total, 13);
+    // Seeds: 11 Upheld, 2 Overturned (tests/golden/seeds) -> majority baseline accuracy 11/13.
+    assert!((d["majority_baseline"]["accuracy"].as_f64().unwrap() - 11.0 / 13.0).abs() < 1e-9);
+}
+
+#[test]
+fn a_missing_model_is_a_clear_error() {
+    let out = imr_bin()
+        .args(["predict", "--model", "/nonexistent/model"])
+        .arg(root().join("data/samples"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/model"), "{err}");
+}
+
+#[allow(dead_code)]
+fn unused(_: Progress) {}
