@@ -155,15 +155,14 @@ impl ModelDir {
     }
 
     pub fn inference(&self) -> Inference<'_> {
-        Inference {
-            model: &self.model,
-            config: &self.config.model,
-            calibration: self.config.calibration,
-            tokenizer: &self.tokenizer,
-            lexicon: &self.lexicon,
-            device: &self.device,
-            batch_size: 16,
-        }
+        Inference::new(
+            &self.model,
+            &self.config.model,
+            self.config.calibration,
+            &self.tokenizer,
+            &self.lexicon,
+            &self.device,
+        )
     }
 }
 

@@ -6,7 +6,7 @@ use std::ops::Range;
 use candle_core::{Device, Tensor};
 
 use crate::error::Result;
-use crate::features::{letter_parts, token_features, FEATURE_DIM};
+use crate::features::{letter_parts, pattern_matches, token_features, FEATURE_DIM};
 use crate::letter::Letter;
 use crate::lexicon::Lexicon;
 use crate::tokenize::{LetterTokenizer, Tokens};
@@ -26,7 +26,8 @@ impl EncodedLetter {
         let chars: Vec<char> = letter.text.chars().collect();
         let matches = lexicon.find(&letter.text, &letter.chars);
         let parts = letter_parts(letter);
-        let features = token_features(&chars, &tokens, &matches, &parts);
+        let patterns = pattern_matches(&letter.text, &letter.chars);
+        let features = token_features(&chars, &tokens, &matches, &patterns, &parts);
         let rationales = letter
             .items
             .iter()

@@ -2,7 +2,11 @@
 //! part of the letter the token is in. They carry what 135 letters cannot teach: drug names and
 //! diagnoses the training letters never mention, and units, counts and page words by their form.
 
-use crate::letter::{Letter, Span};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::letter::{CharIndex, Letter, Span};
 use crate::lexicon::Matches;
 use crate::tokenize::Tokens;
 
@@ -20,9 +24,83 @@ pub enum Part {
 const NUM_PARTS: usize = 6;
 const SHAPE: usize = 16;
 const LEXICON: usize = 4;
+/// Page-citation, strength and count patterns, each as B/I.
+const PATTERNS: usize = 6;
+/// Negation cue, necessity cue, first sentence of its part, last sentence of its part.
+const CUES: usize = 4;
 
 /// Width of the feature vector of one token.
-pub const FEATURE_DIM: usize = SHAPE + LEXICON + NUM_PARTS;
+pub const FEATURE_DIM: usize = SHAPE + LEXICON + NUM_PARTS + PATTERNS + CUES;
+
+fn re(p: &str) -> Regex {
+    Regex::new(p).expect("static pattern")
+}
+
+/// Where a guideline page citation reads like one: `Page(s): 74-96`, `pages 7 and 8`, `pg. 607`.
+static PAGE_CITATION: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)\b(?:page\s*\(\s*s\s*\)|pages?|pgs?\.?)\s*:?\s*\d+(?:\s*(?:-|,|and|&)\s*\d+)*")
+});
+/// A strength: number(s) with a unit, `10/325mg`, `7.5 mg`, `0.025%`, `75mcg`.
+static STRENGTH: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)\b\d+(?:\.\d+)?(?:\s*[/-]\s*\d+(?:\.\d+)?)*\s*(?:mg|mcg|gm?|ml|cc|meq|iu|units?)\b|\b\d+(?:\.\d+)?\s*%",
+    )
+});
+/// A count: `#90`, `# 60`, `quantity 60`, `x1`, `12 sessions`, `60 count`, `30-tablet`.
+static COUNT: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)#\s*\d+|\b(?:quantity|qty)\s*:?\s*\d+|\bx\s?\d+\b|\b\d+\s*-?\s*(?:count|tablets?|tabs?|capsules?|caps|pills?|sessions?|visits?|treatments?|injections?|patches|units|boxes|bottles)\b",
+    )
+});
+const NEGATIONS: &[&str] = &[
+    "not", "no", "non", "without", "neither", "nor", "cannot", "never", "none", "lack", "absence",
+];
+const NECESSITY: &[&str] = &[
+    "necessary",
+    "necessity",
+    "indicated",
+    "recommended",
+    "appropriate",
+    "supported",
+    "warranted",
+    "certified",
+    "approved",
+    "reasonable",
+    "justified",
+    "established",
+    "medically",
+];
+
+/// Character ranges of every match of `re` in `text`.
+fn pattern_ranges(re: &Regex, text: &str, chars: &CharIndex) -> Vec<(usize, usize)> {
+    re.find_iter(text)
+        .map(|m| (chars.to_char(m.start()), chars.to_char(m.end())))
+        .collect()
+}
+
+/// Pattern matches of a letter (character ranges), computed once per letter.
+#[derive(Debug, Clone, Default)]
+pub struct PatternMatches {
+    pub pages: Vec<(usize, usize)>,
+    pub strengths: Vec<(usize, usize)>,
+    pub counts: Vec<(usize, usize)>,
+    /// Character offsets of sentence ends (`. ` followed by a capital, or a blank line).
+    pub sentence_ends: Vec<usize>,
+}
+
+pub fn pattern_matches(text: &str, chars: &CharIndex) -> PatternMatches {
+    static SENTENCE_END: LazyLock<Regex> =
+        LazyLock::new(|| re(r"[.?!][\)\x22']?\s+[A-Z0-9\x22]|\n\s*\n"));
+    PatternMatches {
+        pages: pattern_ranges(&PAGE_CITATION, text, chars),
+        strengths: pattern_ranges(&STRENGTH, text, chars),
+        counts: pattern_ranges(&COUNT, text, chars),
+        sentence_ends: SENTENCE_END
+            .find_iter(text)
+            .map(|m| chars.to_char(m.start() + 1))
+            .collect(),
+    }
+}
 
 const UNITS: &[&str] = &[
     "mg", "mcg", "g", "gm", "gms", "gram", "grams", "ml", "cc", "units", "unit", "meq", "iu",
@@ -98,6 +176,7 @@ pub fn token_features(
     text_chars: &[char],
     tokens: &Tokens,
     matches: &Matches,
+    patterns: &PatternMatches,
     parts: &[(Span, Part)],
 ) -> Vec<f32> {
     let n = tokens.len();
@@ -106,6 +185,10 @@ pub fn token_features(
     let mut dx = vec![0u8; n];
     mark(tokens, &matches.drugs, &mut drug);
     mark(tokens, &matches.diagnoses, &mut dx);
+    let mut pat = [vec![0u8; n], vec![0u8; n], vec![0u8; n]];
+    mark(tokens, &patterns.pages, &mut pat[0]);
+    mark(tokens, &patterns.strengths, &mut pat[1]);
+    mark(tokens, &patterns.counts, &mut pat[2]);
     let mut p = 0;
     let mut lower = String::new();
     for (k, &(s, e)) in tokens.offsets.iter().enumerate() {
@@ -155,6 +238,25 @@ pub fn token_features(
             _ => Part::Other,
         };
         row[SHAPE + LEXICON + part as usize] = 1.0;
+        let base = SHAPE + LEXICON + NUM_PARTS;
+        for (i, marks) in pat.iter().enumerate() {
+            row[base + 2 * i] = f32::from(u8::from(marks[k] == 1));
+            row[base + 2 * i + 1] = f32::from(u8::from(marks[k] == 2));
+        }
+        let cue = base + PATTERNS;
+        row[cue] = f32::from(u8::from(NEGATIONS.contains(&lower.as_str())));
+        row[cue + 1] = f32::from(u8::from(NECESSITY.contains(&lower.as_str())));
+        // Verdicts open or close a rationale: is the token in its part's first or last sentence?
+        if let Some((span, _)) = parts.get(p).filter(|(span, _)| span.start <= s) {
+            let ends = &patterns.sentence_ends;
+            let before = ends.partition_point(|&e| e <= s);
+            let first = before == 0 || ends[before - 1] <= span.start;
+            let last = ends
+                .get(before)
+                .is_none_or(|&e| e >= span.end.saturating_sub(1));
+            row[cue + 2] = f32::from(u8::from(first));
+            row[cue + 3] = f32::from(u8::from(last));
+        }
     }
     out
 }

@@ -33,8 +33,9 @@ impl Calibration {
         sigmoid(self.a * logit + self.b)
     }
 
-    /// Fits `a, b` by Newton's method on the log loss, with Platt's smoothed targets so that a
-    /// small held-out set cannot drive the probabilities to 0 or 1.
+    /// Fits `a, b` by Newton's method on the log loss, with Platt's smoothed targets and a ridge
+    /// pulling `a` towards 1, so that a small held-out set that happens to be perfectly
+    /// separable cannot send the slope to infinity.
     pub fn fit(logits: &[f32], positive: &[bool]) -> Self {
         let n_pos = positive.iter().filter(|&&p| p).count() as f64;
         let n_neg = positive.len() as f64 - n_pos;
@@ -43,9 +44,16 @@ impl Calibration {
         }
         let t_pos = (n_pos + 1.0) / (n_pos + 2.0);
         let t_neg = 1.0 / (n_neg + 2.0);
+        // Ridge terms keep the optimum finite and the Hessian invertible when the held-out
+        // logits separate the classes perfectly; steps are clamped because a saturated sigmoid
+        // has a nearly flat Hessian and an undamped Newton step would overshoot by millions.
+        const RIDGE_A: f64 = 1.0;
+        const RIDGE_B: f64 = 0.01;
+        const MAX_STEP: f64 = 1.0;
         let (mut a, mut b) = (1.0f64, 0.0f64);
-        for _ in 0..100 {
-            let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (0.0, 0.0, 1e-6, 0.0, 1e-6);
+        for _ in 0..500 {
+            let (mut ga, mut gb) = (RIDGE_A * (a - 1.0), RIDGE_B * b);
+            let (mut haa, mut hab, mut hbb) = (RIDGE_A, 0.0, RIDGE_B);
             for (&z, &y) in logits.iter().zip(positive) {
                 let z = f64::from(z);
                 let t = if y { t_pos } else { t_neg };
@@ -62,8 +70,8 @@ impl Calibration {
             if det.abs() < 1e-12 {
                 break;
             }
-            let da = (hbb * ga - hab * gb) / det;
-            let db = (haa * gb - hab * ga) / det;
+            let da = ((hbb * ga - hab * gb) / det).clamp(-MAX_STEP, MAX_STEP);
+            let db = ((haa * gb - hab * ga) / det).clamp(-MAX_STEP, MAX_STEP);
             a -= da;
             b -= db;
             if da.abs() < 1e-9 && db.abs() < 1e-9 {
@@ -104,7 +112,29 @@ pub struct Inference<'a> {
     pub batch_size: usize,
 }
 
-impl Inference<'_> {
+/// Sequences per forward pass at inference.
+pub const INFERENCE_BATCH: usize = 16;
+
+impl<'a> Inference<'a> {
+    pub fn new(
+        model: &'a ImrModel,
+        config: &'a ModelConfig,
+        calibration: Calibration,
+        tokenizer: &'a LetterTokenizer,
+        lexicon: &'a Lexicon,
+        device: &'a Device,
+    ) -> Self {
+        Inference {
+            model,
+            config,
+            calibration,
+            tokenizer,
+            lexicon,
+            device,
+            batch_size: INFERENCE_BATCH,
+        }
+    }
+
     pub fn encode(&self, letter: &Letter) -> Result<EncodedLetter> {
         EncodedLetter::new(letter, self.tokenizer, self.lexicon)
     }
@@ -267,6 +297,22 @@ mod tests {
         assert!(
             (c.a - 2.0).abs() < 0.05 && (c.b + 1.0).abs() < 0.05,
             "{c:?}"
+        );
+    }
+
+    #[test]
+    fn platt_on_separable_logits_stays_finite_and_ordered() {
+        // Held-out logits that separate the classes perfectly (as a small dev set often does):
+        // the fit must stay finite, keep the order, and give probabilities strictly inside (0, 1).
+        let z = [-9.0, -8.5, -7.0, -6.0, -5.5, -5.0, 4.0, 6.0];
+        let y = [false, false, false, false, false, false, true, true];
+        let c = Calibration::fit(&z, &y);
+        assert!(c.a.is_finite() && c.b.is_finite() && c.a > 0.0, "{c:?}");
+        let p: Vec<f32> = z.iter().map(|&x| c.probability(x)).collect();
+        assert!(p.windows(2).all(|w| w[0] <= w[1]), "{p:?}");
+        assert!(
+            p[0] > 0.0 && p[7] < 1.0 && p[5] < 0.5 && p[6] > 0.5,
+            "{p:?}"
         );
     }
 

@@ -166,6 +166,10 @@ impl LetterTokenizer {
         self.inner.get_vocab_size(true)
     }
 
+    pub fn unk_id(&self) -> u32 {
+        self.inner.token_to_id(UNK).unwrap_or(self.pad_id)
+    }
+
     pub fn pad_id(&self) -> u32 {
         self.pad_id
     }

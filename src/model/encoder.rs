@@ -1,8 +1,8 @@
 //! The shared encoder: token embedding plus input features, projected to the hidden size, then
 //! residual blocks of (layer norm -> dilated convolution -> GELU -> dropout).
 //!
-//! Chosen by measurement over a BiLSTM (candle runs LSTMs one step at a time) and a small
-//! transformer: see README, "Choosing the encoder".
+//! Convolutions because they batch into a few large matrix products on CPU (candle runs LSTMs
+//! one step at a time); what was measured, and what was not, is in README, "The model".
 
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Embedding, VarBuilder};

@@ -148,6 +148,18 @@ impl Dropout {
     }
 }
 
+impl Dropout {
+    /// Replaces each real token id by `unk` with probability `p` (word dropout), so that the
+    /// tagger learns from context and features rather than memorising the training words.
+    pub fn drop_words(&mut self, ids: &mut [u32], mask: &[f32], p: f32, unk: u32) {
+        for (id, &m) in ids.iter_mut().zip(mask) {
+            if m > 0.0 && self.rng.random::<f32>() < p {
+                *id = unk;
+            }
+        }
+    }
+}
+
 /// Applies dropout when training (a generator is given), else passes `x` through.
 pub fn maybe_dropout(x: &Tensor, dropout: Option<&mut Dropout>) -> Result<Tensor> {
     match dropout {
