@@ -377,3 +377,74 @@ fn a_missing_model_is_a_clear_error() {
 
 #[allow(dead_code)]
 fn unused(_: Progress) {}
+
+#[test]
+fn folds_are_stratified_balanced_and_seeded() {
+    let letters = all_letters();
+    let folds = imr::eval::cv::assign_folds(letters, 5, 13);
+    assert_eq!(folds, imr::eval::cv::assign_folds(letters, 5, 13));
+    assert_ne!(folds, imr::eval::cv::assign_folds(letters, 5, 14));
+    let with_overturned = letters.iter().filter(|l| train::has_overturned(l)).count();
+    for f in 0..5 {
+        let n = folds.iter().filter(|&&g| g == f).count();
+        // 135 letters dealt round-robin: 27 per fold.
+        assert_eq!(n, 27, "fold {f}");
+        let pos = letters
+            .iter()
+            .zip(&folds)
+            .filter(|(l, &g)| g == f && train::has_overturned(l))
+            .count();
+        // Letters with an Overturned item are dealt first, so folds differ by at most one.
+        assert!(
+            pos == with_overturned / 5 || pos == with_overturned.div_ceil(5),
+            "fold {f}: {pos}"
+        );
+    }
+}
+
+#[test]
+fn train_command_writes_a_model_that_predict_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("seeds-model");
+    let run = imr_bin()
+        .args(["train", "--data"])
+        .arg(root().join("data/seeds"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--lexicons"])
+        .arg(root().join("data"))
+        .args([
+            "--epochs",
+            "2",
+            "--hidden",
+            "16",
+            "--embed-dim",
+            "8",
+            "--vocab-size",
+            "300",
+            "--dev-fraction",
+            "0.4",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let log = std::fs::read_to_string(out.join("train_log.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 2, "one log line per epoch");
+    let predict = imr_bin()
+        .args(["predict", "--model"])
+        .arg(&out)
+        .arg(root().join("data/seeds/000_ec6b414565aecb80.txt"))
+        .output()
+        .unwrap();
+    assert!(
+        predict.status.success(),
+        "{}",
+        String::from_utf8_lossy(&predict.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&predict.stdout).unwrap();
+    assert_eq!(r["items"].as_array().unwrap().len(), 3);
+}

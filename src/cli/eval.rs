@@ -8,7 +8,11 @@ use clap::{Args, ValueEnum};
 
 use super::{resolve_model, Outcome};
 use crate::artifacts::ModelDir;
+use crate::eval::cv::{cross_validate, CvReport};
 use crate::eval::{self, EvalReport};
+use crate::lexicon::Lexicon;
+use crate::train::{Progress, TrainConfig};
+use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum EvalFormat {
@@ -18,7 +22,7 @@ pub enum EvalFormat {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Model directory (default: models/default).
+    /// Model directory (default: models/default); not used with --cv.
     #[arg(long)]
     model: Option<PathBuf>,
     /// Labelled letters (`CASE.txt` with `CASE.ann`): directories or `.txt` files.
@@ -26,9 +30,25 @@ pub struct EvalArgs {
     data: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = EvalFormat::Text)]
     format: EvalFormat,
+    /// Cross-validate instead: train and evaluate K folds of --data (split by letter,
+    /// stratified on having an Overturned item) with the default training settings.
+    #[arg(long, value_name = "K")]
+    cv: Option<usize>,
+    /// Seed for the folds and the training (with --cv).
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
+    seed: u64,
+    /// Maximum epochs per fold (with --cv).
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    epochs: usize,
+    /// Folder with `drug-lexicon/` and `icd10cm/` (with --cv).
+    #[arg(long, default_value = "data")]
+    lexicons: PathBuf,
 }
 
 pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
+    if let Some(k) = args.cv {
+        return run_cv(&args, k);
+    }
     let model_path = resolve_model(args.model.as_deref())?;
     let model = ModelDir::load(&model_path)?;
     let letters = crate::corpus::load(&args.data).context("reading labelled letters")?;
@@ -44,6 +64,76 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
         EvalFormat::Text => write!(out, "{}", text_report(&report))?,
     }
     Ok(Outcome::AllGood)
+}
+
+fn run_cv(args: &EvalArgs, k: usize) -> anyhow::Result<Outcome> {
+    anyhow::ensure!(k >= 2, "--cv needs at least 2 folds");
+    let letters = crate::corpus::load(&args.data).context("reading labelled letters")?;
+    anyhow::ensure!(
+        letters.len() >= k,
+        "{} letters cannot make {k} folds",
+        letters.len()
+    );
+    let lexicon = Lexicon::from_data_dir(&args.lexicons)
+        .with_context(|| format!("building lexicons from {}", args.lexicons.display()))?;
+    let cfg = TrainConfig {
+        seed: args.seed,
+        epochs: args.epochs,
+        ..TrainConfig::default()
+    };
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed_precise}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    let started = std::time::Instant::now();
+    let report = cross_validate(&cfg, &letters, k, &lexicon, &mut |fold, p| match p {
+        Progress::Start {
+            steps_per_epoch, ..
+        } => {
+            bar.set_length(steps_per_epoch as u64);
+            bar.set_position(0);
+            bar.set_prefix(format!("fold {}/{k} epoch 1", fold + 1));
+        }
+        Progress::Step => bar.inc(1),
+        Progress::Epoch(e) => {
+            bar.set_position(0);
+            bar.set_prefix(format!("fold {}/{k} epoch {}", fold + 1, e.epoch + 1));
+        }
+    })?;
+    bar.finish_and_clear();
+    eprintln!(
+        "imr eval: {k}-fold cross-validation took {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        EvalFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+        EvalFormat::Text => write!(out, "{}", cv_text(&report))?,
+    }
+    Ok(Outcome::AllGood)
+}
+
+/// Mean ± std over folds, then the pooled report.
+pub fn cv_text(r: &CvReport) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}-fold cross-validation over {} letters (seed {})\n",
+        r.k, r.letters, r.seed
+    );
+    let _ = writeln!(s, "{:<44} {:>7} {:>7}", "figure", "mean", "std");
+    for (key, mean) in &r.mean {
+        let _ = writeln!(s, "{key:<44} {mean:>7.3} {:>7.3}", r.std[key]);
+    }
+    let _ = writeln!(
+        s,
+        "\npooled out-of-fold predictions:\n{}",
+        text_report(&r.pooled)
+    );
+    s
 }
 
 /// The report as an aligned plain-text table.

@@ -113,8 +113,9 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<Outcome> {
         }
         Progress::Step => bar.inc(1),
         Progress::Epoch(e) => {
-            let dev = match (e.dev_entity_f1, e.dev_decision_macro_f1) {
-                (Some(f), Some(d)) => format!(" dev entity F1 {f:.3} decision macro-F1 {d:.3}"),
+            let dev = match (e.dev_entity_f1, e.dev_decision_auc) {
+                (Some(f), Some(a)) => format!(" dev entity F1 {f:.3} decision AUC {a:.3}"),
+                (Some(f), None) => format!(" dev entity F1 {f:.3}"),
                 _ => String::new(),
             };
             bar.suspend(|| {

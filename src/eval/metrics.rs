@@ -29,7 +29,17 @@ pub struct Prf {
     pub precision: f64,
     pub recall: f64,
     pub f1: f64,
+    /// Gold items of the class.
     pub support: usize,
+    /// Predicted items of the class.
+    pub predicted: usize,
+}
+
+impl Prf {
+    /// With no gold and no prediction the scores are undefined (reported as 0).
+    pub fn is_defined(&self) -> bool {
+        self.support > 0 || self.predicted > 0
+    }
 }
 
 /// P/R/F1 from counts; a ratio with a zero denominator is 0 (sklearn's `zero_division=0`).
@@ -47,6 +57,7 @@ pub fn prf(c: Counts) -> Prf {
         recall,
         f1,
         support: c.tp + c.fn_,
+        predicted: c.tp + c.fp,
     }
 }
 
@@ -299,9 +310,13 @@ mod tests {
         assert!((s.micro.precision - 0.25).abs() < 1e-12);
         assert!((s.micro.recall - 1.0 / 3.0).abs() < 1e-12);
         assert!((s.micro.f1 - 2.0 / 7.0).abs() < 1e-12);
-        // A label with no gold and no predictions scores 0 with support 0.
+        // A label with no gold and no predictions scores 0 with support 0, and is undefined.
         assert_eq!(s.per_label["GUIDELINE_PAGE"].support, 0);
         assert_eq!(s.per_label["GUIDELINE_PAGE"].f1, 0.0);
+        assert!(!s.per_label["GUIDELINE_PAGE"].is_defined());
+        // DOSE has no gold but two predictions: defined, and plainly wrong.
+        assert!(s.per_label["DOSE"].is_defined());
+        assert_eq!(s.per_label["DOSE"].predicted, 2);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Evaluation: a model run on labelled letters, scored against their gold entities and stated
 //! decisions, beside the majority-class baseline.
 
+pub mod cv;
 pub mod metrics;
 
 use serde::Serialize;

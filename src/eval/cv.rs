@@ -1,0 +1,146 @@
+//! K-fold cross-validation: split by letter (stratified on having an Overturned item, seeded),
+//! train on K-1 folds (holding out a dev part of them for early stopping and calibration),
+//! evaluate on the remaining fold. Figures are reported per fold, as mean ± std over folds, and
+//! pooled over all out-of-fold predictions.
+
+use std::collections::BTreeMap;
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::{report, EvalReport, Scored};
+use crate::corpus::LabelledLetter;
+use crate::error::Result;
+use crate::lexicon::Lexicon;
+use crate::train::{self, has_overturned, Progress, TrainConfig};
+
+/// Fold index of each letter: each stratum (with / without an Overturned item) is shuffled
+/// with `seed` and dealt round-robin.
+pub fn assign_folds(letters: &[LabelledLetter], k: usize, seed: u64) -> Vec<usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xF01D);
+    let mut fold = vec![0; letters.len()];
+    let mut next = 0;
+    for want in [true, false] {
+        let mut idx: Vec<usize> = (0..letters.len())
+            .filter(|&i| has_overturned(&letters[i]) == want)
+            .collect();
+        idx.shuffle(&mut rng);
+        for i in idx {
+            fold[i] = next % k;
+            next += 1;
+        }
+    }
+    fold
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CvReport {
+    pub k: usize,
+    pub seed: u64,
+    pub letters: usize,
+    /// Every figure as `mean` and `std` over the folds, by a dotted name.
+    pub mean: BTreeMap<String, f64>,
+    pub std: BTreeMap<String, f64>,
+    /// All out-of-fold predictions scored together.
+    pub pooled: EvalReport,
+    pub folds: Vec<EvalReport>,
+}
+
+/// The figures of a report by dotted name, for averaging.
+pub fn flatten(r: &EvalReport) -> BTreeMap<String, f64> {
+    let mut m = BTreeMap::new();
+    for (mode, s) in [
+        ("strict", &r.entities.strict),
+        ("lenient", &r.entities.lenient),
+    ] {
+        for (k, v) in [
+            ("precision", s.micro.precision),
+            ("recall", s.micro.recall),
+            ("f1", s.micro.f1),
+        ] {
+            m.insert(format!("entities.{mode}.micro.{k}"), v);
+        }
+        // A fold where a label has no gold and no prediction says nothing about it: leave it
+        // out of that label's mean rather than count it as F1 = 0.
+        for (label, p) in s.per_label.iter().filter(|(_, p)| p.is_defined()) {
+            m.insert(format!("entities.{mode}.{label}.f1"), p.f1);
+        }
+    }
+    let d = &r.decisions.model;
+    m.insert("decisions.accuracy".into(), d.accuracy);
+    m.insert("decisions.macro_f1".into(), d.macro_f1);
+    if let Some(a) = d.roc_auc {
+        m.insert("decisions.roc_auc".into(), a);
+    }
+    m.insert("decisions.brier".into(), d.brier);
+    for (class, p) in d.per_class.iter().filter(|(_, p)| p.is_defined()) {
+        m.insert(format!("decisions.{class}.precision"), p.precision);
+        m.insert(format!("decisions.{class}.recall"), p.recall);
+        m.insert(format!("decisions.{class}.f1"), p.f1);
+    }
+    let b = &r.decisions.majority_baseline;
+    m.insert("baseline.majority.accuracy".into(), b.accuracy);
+    m.insert("baseline.majority.macro_f1".into(), b.macro_f1);
+    m
+}
+
+/// Runs K-fold cross-validation; `on_fold` hears of each fold as it finishes.
+pub fn cross_validate(
+    cfg: &TrainConfig,
+    letters: &[LabelledLetter],
+    k: usize,
+    lexicon: &Lexicon,
+    progress: &mut dyn FnMut(usize, Progress),
+) -> Result<CvReport> {
+    let fold_of = assign_folds(letters, k, cfg.seed);
+    let mut reports = Vec::with_capacity(k);
+    let mut pooled_scored: Vec<(usize, crate::predict::LetterPrediction)> = Vec::new();
+    for f in 0..k {
+        let train_part: Vec<LabelledLetter> = letters
+            .iter()
+            .zip(&fold_of)
+            .filter(|(_, &g)| g != f)
+            .map(|(l, _)| l.clone())
+            .collect();
+        let test_idx: Vec<usize> = (0..letters.len()).filter(|&i| fold_of[i] == f).collect();
+        let test: Vec<LabelledLetter> = test_idx.iter().map(|&i| letters[i].clone()).collect();
+        let (tr, dev) = train::split_dev(train_part, 0.15, cfg.seed.wrapping_add(f as u64));
+        let trained = train::train(cfg, &tr, &dev, lexicon.clone(), &mut |p| progress(f, p))?;
+        let (r, scored) = super::evaluate(&trained.inference(), &test)?;
+        for (i, s) in test_idx.iter().zip(scored) {
+            pooled_scored.push((*i, s.prediction));
+        }
+        reports.push(r);
+    }
+    pooled_scored.sort_by_key(|p| p.0);
+    let pooled: Vec<Scored> = pooled_scored
+        .into_iter()
+        .map(|(i, prediction)| Scored {
+            letter: &letters[i],
+            prediction,
+        })
+        .collect();
+    let flat: Vec<BTreeMap<String, f64>> = reports.iter().map(flatten).collect();
+    let mut mean = BTreeMap::new();
+    let mut std = BTreeMap::new();
+    let keys: std::collections::BTreeSet<&String> = flat.iter().flat_map(|m| m.keys()).collect();
+    for key in keys {
+        let vals: Vec<f64> = flat.iter().filter_map(|m| m.get(key).copied()).collect();
+        let mu = vals.iter().sum::<f64>() / vals.len() as f64;
+        let var =
+            vals.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / (vals.len().max(2) - 1) as f64;
+        mean.insert(key.clone(), mu);
+        std.insert(key.clone(), var.sqrt());
+    }
+    Ok(CvReport {
+        k,
+        seed: cfg.seed,
+        letters: letters.len(),
+        mean,
+        std,
+        pooled: report(&pooled),
+        folds: reports,
+    })
+}
