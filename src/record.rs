@@ -36,7 +36,9 @@ pub struct ItemRecord {
     pub stated_decision: Option<Decision>,
     pub decision_span: Option<Span>,
     pub claims_administrator_guideline: Option<String>,
+    pub claims_administrator_guideline_span: Option<Span>,
     pub maximus_guideline: Option<String>,
+    pub maximus_guideline_span: Option<Span>,
     pub rationale_span: Span,
     /// The model's view of the item (`predict` only).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
@@ -96,7 +98,12 @@ impl LetterRecord {
                     stated_decision: it.stated_decision,
                     decision_span: it.decision_span,
                     claims_administrator_guideline: text(&it.claims_administrator_guideline),
+                    claims_administrator_guideline_span: it
+                        .claims_administrator_guideline
+                        .as_ref()
+                        .map(|f| f.span),
                     maximus_guideline: text(&it.maximus_guideline),
+                    maximus_guideline_span: it.maximus_guideline.as_ref().map(|f| f.span),
                     rationale_span: it.rationale,
                     prediction: None,
                 })

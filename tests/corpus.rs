@@ -87,8 +87,24 @@ fn every_letter_has_ordered_well_formed_parts() {
                 !rationale.is_empty() && item.rationale.end <= l.char_len(),
                 "{name}"
             );
-            assert!(item.claims_administrator_guideline.is_some(), "{name}");
-            assert!(item.maximus_guideline.is_some(), "{name}");
+            // Each guideline citation's span reads as its text.
+            for g in [
+                &item.claims_administrator_guideline,
+                &item.maximus_guideline,
+            ] {
+                let g = g
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{name}: guideline missing"));
+                assert_eq!(
+                    imr::letter::fold_whitespace(l.slice(g.span)),
+                    g.text,
+                    "{name}"
+                );
+                assert!(
+                    g.span.start > item.statement.end && g.span.end < item.rationale.start,
+                    "{name}"
+                );
+            }
             prev_end = item.rationale.end;
         }
         // Between one rationale and the next statement there is nothing but white space.
