@@ -107,5 +107,18 @@ fn main() {
         dm.per_class["Overturned"].recall,
         dm.roc_auc
     );
+    let mut whole = trained.inference();
+    whole.whole_words = true;
+    let (w, _) = imr::eval::evaluate(&whole, &test).unwrap();
+    for (l, p) in &w.entities.strict.per_label {
+        eprintln!(
+            "whole words: {l:<16} strict {:.3} lenient {:.3}",
+            p.f1, w.entities.lenient.per_label[l].f1
+        );
+    }
+    eprintln!(
+        "whole words: micro strict {:.3} lenient {:.3}",
+        w.entities.strict.micro.f1, w.entities.lenient.micro.f1
+    );
     println!("{}", serde_json::to_string_pretty(&r).unwrap());
 }

@@ -18,6 +18,9 @@ pub struct EncodedLetter {
     pub features: Vec<f32>,
     /// Token range of each item's rationale, in item order.
     pub rationales: Vec<Range<usize>>,
+    /// For each token, whether the character before it and its first character are both
+    /// letters or both digits (so a touching token there is a piece of the same word).
+    pub junction_same_class: Vec<bool>,
 }
 
 impl EncodedLetter {
@@ -41,10 +44,21 @@ impl EncodedLetter {
                 s..e.max(s)
             })
             .collect();
+        let junction_same_class = tokens
+            .offsets
+            .iter()
+            .map(|&(s, _)| {
+                s > 0
+                    && s < chars.len()
+                    && ((chars[s - 1].is_alphabetic() && chars[s].is_alphabetic())
+                        || (chars[s - 1].is_ascii_digit() && chars[s].is_ascii_digit()))
+            })
+            .collect();
         Ok(EncodedLetter {
             tokens,
             features,
             rationales,
+            junction_same_class,
         })
     }
 

@@ -12,7 +12,7 @@ use crate::encode::{make_batch, EncodedLetter, Piece};
 use crate::error::Result;
 use crate::letter::Letter;
 use crate::lexicon::Lexicon;
-use crate::model::{viterbi, ImrModel, ModelConfig};
+use crate::model::{viterbi, viterbi_words, ImrModel, ModelConfig};
 use crate::tokenize::{bio_to_spans, LetterTokenizer, NUM_TAGS};
 
 /// Platt scaling of the decision logit: `P(Overturned) = sigmoid(a * logit + b)`, fitted on
@@ -85,6 +85,15 @@ impl Calibration {
     }
 }
 
+/// For each token, whether it continues the previous token inside one word: they touch and
+/// the characters on either side of the junction are both letters or both digits.
+pub fn word_continuations(enc: &EncodedLetter, out: &mut Vec<bool>) {
+    out.clear();
+    out.extend(enc.tokens.offsets.iter().enumerate().map(|(k, &(s, _))| {
+        k > 0 && enc.tokens.offsets[k - 1].1 == s && enc.junction_same_class[k]
+    }));
+}
+
 pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
@@ -110,6 +119,8 @@ pub struct Inference<'a> {
     pub device: &'a Device,
     /// Sequences per forward pass.
     pub batch_size: usize,
+    /// Keep words whole when decoding (no span edge inside a run of letters or digits).
+    pub whole_words: bool,
 }
 
 /// Sequences per forward pass at inference.
@@ -132,6 +143,7 @@ impl<'a> Inference<'a> {
             lexicon,
             device,
             batch_size: INFERENCE_BATCH,
+            whole_words: false,
         }
     }
 
@@ -154,8 +166,14 @@ impl<'a> Inference<'a> {
         let mut back = Vec::new();
         let mut tags = Vec::new();
         let mut out = Vec::with_capacity(encoded.len());
+        let mut continues = Vec::new();
         for ((enc, lp), dl) in encoded.iter().zip(&log_probs).zip(logits) {
-            viterbi(lp, &mut back, &mut tags);
+            if self.whole_words {
+                word_continuations(enc, &mut continues);
+                viterbi_words(lp, Some(&continues), &mut back, &mut tags);
+            } else {
+                viterbi(lp, &mut back, &mut tags);
+            }
             let spans = bio_to_spans(&enc.tokens.offsets, &tags);
             // Confidence: mean probability of the chosen tag over the span's tokens.
             let mut entities = Vec::with_capacity(spans.len());

@@ -448,3 +448,35 @@ fn train_command_writes_a_model_that_predict_loads() {
     let r: serde_json::Value = serde_json::from_slice(&predict.stdout).unwrap();
     assert_eq!(r["items"].as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn whole_words_predictions_never_cut_a_word() {
+    let sample = root().join("data/samples/CM17-0013716.txt");
+    let out = imr_bin()
+        .args(["predict", "--whole-words", "--model"])
+        .arg(tiny_model_dir())
+        .arg(&sample)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let chars: Vec<char> = std::fs::read_to_string(&sample).unwrap().chars().collect();
+    let same_class = |a: char, b: char| {
+        (a.is_alphabetic() && b.is_alphabetic()) || (a.is_ascii_digit() && b.is_ascii_digit())
+    };
+    for e in r["entities"].as_array().unwrap() {
+        for key in ["start", "end"] {
+            let pos = e[key].as_u64().unwrap() as usize;
+            if pos > 0 && pos < chars.len() {
+                assert!(
+                    !same_class(chars[pos - 1], chars[pos]),
+                    "{e} cuts a word at {key}"
+                );
+            }
+        }
+    }
+}

@@ -30,6 +30,9 @@ pub struct EvalArgs {
     data: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = EvalFormat::Text)]
     format: EvalFormat,
+    /// Decode entities in whole words (see `imr predict --help`).
+    #[arg(long)]
+    whole_words: bool,
     /// Cross-validate instead: train and evaluate K folds of --data (split by letter,
     /// stratified on having an Overturned item) with the default training settings.
     #[arg(long, value_name = "K")]
@@ -57,7 +60,9 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
         "no labelled letters under {:?}",
         args.data
     );
-    let (report, _) = eval::evaluate(&model.inference(), &letters)?;
+    let mut inference = model.inference();
+    inference.whole_words = args.whole_words;
+    let (report, _) = eval::evaluate(&inference, &letters)?;
     let mut out = std::io::stdout().lock();
     match args.format {
         EvalFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,

@@ -39,9 +39,30 @@ pub fn allowed(from: Option<usize>, to: usize) -> bool {
     }
 }
 
+/// Whether tag `to` may follow `from` on a token that continues the previous one inside a word
+/// (a `##` piece): it must stay in the same entity, or stay outside. No gold span edge in
+/// `data/` falls inside a run of letters or of digits (0 of 6,338), so this only removes errors.
+pub fn allowed_within_word(from: usize, to: usize) -> bool {
+    match tag_label(from) {
+        None => to == 0,
+        Some((label, _)) => tag_label(to) == Some((label, false)),
+    }
+}
+
 /// Best tag sequence under the BIO constraints. `log_probs` is row-major `(seq, NUM_TAGS)`;
 /// `back` is a reusable buffer (resized here) so that decoding allocates nothing per token.
 pub fn viterbi(log_probs: &[f32], back: &mut Vec<u8>, tags: &mut Vec<usize>) {
+    viterbi_words(log_probs, None, back, tags)
+}
+
+/// Viterbi that, given `continues[i]` (token `i` is a piece of the same word as token `i - 1`),
+/// also keeps every word whole: no span starts or ends inside a word.
+pub fn viterbi_words(
+    log_probs: &[f32],
+    continues: Option<&[bool]>,
+    back: &mut Vec<u8>,
+    tags: &mut Vec<usize>,
+) {
     let n = log_probs.len() / NUM_TAGS;
     tags.clear();
     if n == 0 {
@@ -58,11 +79,15 @@ pub fn viterbi(log_probs: &[f32], back: &mut Vec<u8>, tags: &mut Vec<usize>) {
     let mut next = [f32::NEG_INFINITY; NUM_TAGS];
     for i in 1..n {
         let row = &log_probs[i * NUM_TAGS..(i + 1) * NUM_TAGS];
+        let inside_word = continues.is_some_and(|c| c[i]);
         for to in 0..NUM_TAGS {
             let mut best = f32::NEG_INFINITY;
             let mut arg = 0u8;
             for (from, &s) in score.iter().enumerate() {
-                if s > best && allowed(Some(from), to) {
+                if s > best
+                    && allowed(Some(from), to)
+                    && (!inside_word || allowed_within_word(from, to))
+                {
                     best = s;
                     arg = from as u8;
                 }
@@ -110,6 +135,25 @@ mod tests {
         let (mut back, mut tags) = (Vec::new(), Vec::new());
         viterbi(&rows(&want), &mut back, &mut tags);
         assert_eq!(tags, want);
+    }
+
+    #[test]
+    fn whole_words_keep_a_span_from_ending_inside_a_word() {
+        // "anxiety" as pieces anx ##iet ##y: the per-token argmax is B-DIAGNOSIS, I-DIAGNOSIS, O,
+        // which would cut the word; with the word constraint the span must cover all pieces.
+        let b = tag_b(Label::Diagnosis);
+        let i = tag_i(Label::Diagnosis);
+        let mut lp = rows(&[b, i, 0]);
+        lp[2 * NUM_TAGS + i] = (0.3f32).ln();
+        let (mut back, mut tags) = (Vec::new(), Vec::new());
+        viterbi(&lp, &mut back, &mut tags);
+        assert_eq!(tags, vec![b, i, 0], "unconstrained decoding cuts the word");
+        viterbi_words(&lp, Some(&[false, true, true]), &mut back, &mut tags);
+        assert_eq!(tags, vec![b, i, i]);
+        // And a word outside any span stays outside as a whole.
+        let lp = rows(&[0, i, 0]);
+        viterbi_words(&lp, Some(&[false, true, false]), &mut back, &mut tags);
+        assert_eq!(tags, vec![0, 0, 0]);
     }
 
     #[test]
