@@ -9,7 +9,7 @@ use imr::artifacts::{self, ModelDir, TrainedParts};
 use imr::corpus::{self, LabelledLetter};
 use imr::lexicon::Lexicon;
 use imr::tokenize::{bio_to_spans, spans_to_bio, LetterTokenizer};
-use imr::train::{self, Progress, TrainConfig, Trained};
+use imr::train::{self, TrainConfig, Trained};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -374,9 +374,6 @@ fn a_missing_model_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/model"), "{err}");
 }
-
-#[allow(dead_code)]
-fn unused(_: Progress) {}
 
 #[test]
 fn folds_are_stratified_balanced_and_seeded() {

@@ -2,7 +2,7 @@
 //! backward pass (candle-nn's fast path is a custom op without one), a dilated convolution made
 //! of shifted copies and one matrix product (which batches well on CPU), and seeded dropout.
 
-use candle_core::{DType, Device, Module, Result, Tensor, D};
+use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::VarBuilder;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -171,9 +171,4 @@ pub fn maybe_dropout(x: &Tensor, dropout: Option<&mut Dropout>) -> Result<Tensor
 /// `(batch, seq)` mask as `(batch, seq, 1)` f32 for broadcasting over features.
 pub fn mask3(mask: &Tensor) -> Result<Tensor> {
     mask.to_dtype(DType::F32)?.unsqueeze(2)
-}
-
-#[allow(dead_code)]
-pub fn zeros(shape: &[usize], device: &Device) -> Result<Tensor> {
-    Tensor::zeros(shape, DType::F32, device)
 }
