@@ -18,9 +18,9 @@ pub struct EncodedLetter {
     pub features: Vec<f32>,
     /// Token range of each item's rationale, in item order.
     pub rationales: Vec<Range<usize>>,
-    /// For each token, whether the character before it and its first character are both
-    /// letters or both digits (so a touching token there is a piece of the same word).
-    pub junction_same_class: Vec<bool>,
+    /// For each token, whether it continues the previous token inside one word: they touch,
+    /// and the characters on either side of the junction are both letters or both digits.
+    pub continues_word: Vec<bool>,
 }
 
 impl EncodedLetter {
@@ -44,11 +44,13 @@ impl EncodedLetter {
                 s..e.max(s)
             })
             .collect();
-        let junction_same_class = tokens
+        let continues_word = tokens
             .offsets
             .iter()
-            .map(|&(s, _)| {
-                s > 0
+            .enumerate()
+            .map(|(k, &(s, _))| {
+                k > 0
+                    && tokens.offsets[k - 1].1 == s
                     && s < chars.len()
                     && ((chars[s - 1].is_alphabetic() && chars[s].is_alphabetic())
                         || (chars[s - 1].is_ascii_digit() && chars[s].is_ascii_digit()))
@@ -58,7 +60,7 @@ impl EncodedLetter {
             tokens,
             features,
             rationales,
-            junction_same_class,
+            continues_word,
         })
     }
 

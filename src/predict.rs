@@ -12,7 +12,7 @@ use crate::encode::{make_batch, EncodedLetter, Piece};
 use crate::error::Result;
 use crate::letter::Letter;
 use crate::lexicon::Lexicon;
-use crate::model::{viterbi, viterbi_words, ImrModel, ModelConfig};
+use crate::model::{viterbi_words, ImrModel, ModelConfig};
 use crate::tokenize::{bio_to_spans, LetterTokenizer, NUM_TAGS};
 
 /// Platt scaling of the decision logit: `P(Overturned) = sigmoid(a * logit + b)`, fitted on
@@ -83,15 +83,6 @@ impl Calibration {
             b: b as f32,
         }
     }
-}
-
-/// For each token, whether it continues the previous token inside one word: they touch and
-/// the characters on either side of the junction are both letters or both digits.
-pub fn word_continuations(enc: &EncodedLetter, out: &mut Vec<bool>) {
-    out.clear();
-    out.extend(enc.tokens.offsets.iter().enumerate().map(|(k, &(s, _))| {
-        k > 0 && enc.tokens.offsets[k - 1].1 == s && enc.junction_same_class[k]
-    }));
 }
 
 pub fn sigmoid(x: f32) -> f32 {
@@ -166,14 +157,9 @@ impl<'a> Inference<'a> {
         let mut back = Vec::new();
         let mut tags = Vec::new();
         let mut out = Vec::with_capacity(encoded.len());
-        let mut continues = Vec::new();
         for ((enc, lp), dl) in encoded.iter().zip(&log_probs).zip(logits) {
-            if self.whole_words {
-                word_continuations(enc, &mut continues);
-                viterbi_words(lp, Some(&continues), &mut back, &mut tags);
-            } else {
-                viterbi(lp, &mut back, &mut tags);
-            }
+            let words = self.whole_words.then_some(enc.continues_word.as_slice());
+            viterbi_words(lp, words, &mut back, &mut tags);
             let spans = bio_to_spans(&enc.tokens.offsets, &tags);
             // Confidence: mean probability of the chosen tag over the span's tokens.
             let mut entities = Vec::with_capacity(spans.len());
