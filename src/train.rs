@@ -103,6 +103,20 @@ impl Trained {
         )
     }
 
+    /// Writes the model directory (atomically; see `artifacts::save`).
+    pub fn save(&self, dir: &std::path::Path) -> Result<()> {
+        crate::artifacts::save(
+            dir,
+            &crate::artifacts::TrainedParts {
+                config: &self.config,
+                tokenizer: &self.tokenizer,
+                lexicon: &self.lexicon,
+                varmap: &self.varmap,
+                train_log: &self.log_jsonl(),
+            },
+        )
+    }
+
     pub fn log_jsonl(&self) -> String {
         self.log
             .iter()

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use imr::artifacts::{self, ModelDir, TrainedParts};
+use imr::artifacts::ModelDir;
 use imr::corpus::{self, LabelledLetter};
 use imr::lexicon::Lexicon;
 use imr::tokenize::{bio_to_spans, spans_to_bio, LetterTokenizer};
@@ -65,17 +65,7 @@ fn tiny_trained(seed: u64, epochs: usize) -> Trained {
 }
 
 fn save(trained: &Trained, dir: &Path) {
-    artifacts::save(
-        dir,
-        &TrainedParts {
-            config: &trained.config,
-            tokenizer: &trained.tokenizer,
-            lexicon: &trained.lexicon,
-            varmap: &trained.varmap,
-            train_log: &trained.log_jsonl(),
-        },
-    )
-    .unwrap();
+    trained.save(dir).unwrap();
 }
 
 /// A tiny model saved once for the CLI tests.

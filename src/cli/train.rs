@@ -7,7 +7,6 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Outcome;
-use crate::artifacts::{self, TrainedParts};
 use crate::lexicon::Lexicon;
 use crate::train::{self, Progress, TrainConfig};
 
@@ -135,17 +134,9 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<Outcome> {
     })
     .context("training")?;
     bar.finish_and_clear();
-    artifacts::save(
-        &args.out,
-        &TrainedParts {
-            config: &trained.config,
-            tokenizer: &trained.tokenizer,
-            lexicon: &trained.lexicon,
-            varmap: &trained.varmap,
-            train_log: &trained.log_jsonl(),
-        },
-    )
-    .with_context(|| format!("writing model to {}", args.out.display()))?;
+    trained
+        .save(&args.out)
+        .with_context(|| format!("writing model to {}", args.out.display()))?;
     eprintln!("imr train: wrote {}", args.out.display());
     Ok(Outcome::AllGood)
 }
