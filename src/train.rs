@@ -553,11 +553,12 @@ pub fn train(
     }
 
     // Calibrate on dev; without one, undo the class weighting's shift of the logits.
+    let prior_corrected = Calibration {
+        a: 1.0,
+        b: -pos_weight.ln(),
+    };
     let calibration = if dev.is_empty() {
-        Calibration {
-            a: 1.0,
-            b: -pos_weight.ln(),
-        }
+        prior_corrected
     } else {
         let refs: Vec<&crate::Letter> = dev.iter().map(|l| &l.letter).collect();
         let preds = uncalibrated(&model).predict(&refs)?;
@@ -575,10 +576,7 @@ pub fn train(
         if c.a > 0.0 {
             c
         } else {
-            Calibration {
-                a: 1.0,
-                b: -pos_weight.ln(),
-            }
+            prior_corrected
         }
     };
 
