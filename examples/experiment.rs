@@ -48,7 +48,11 @@ fn main() {
         t.elapsed(),
         trained.config.calibration
     );
-    let (r, scored) = imr::eval::evaluate(&trained.inference(), &test).unwrap();
+    let bio = imr::predict::Inference {
+        decoding: imr::predict::Decoding::Bio,
+        ..trained.inference()
+    };
+    let (r, scored) = imr::eval::evaluate(&bio, &test).unwrap();
     let mut shown = 0;
     for sc in &scored {
         let l = &sc.letter.letter;
@@ -107,17 +111,19 @@ fn main() {
         dm.per_class["Overturned"].recall,
         dm.roc_auc
     );
-    let mut whole = trained.inference();
-    whole.whole_words = true;
+    let whole = imr::predict::Inference {
+        decoding: imr::predict::Decoding::Full,
+        ..trained.inference()
+    };
     let (w, _) = imr::eval::evaluate(&whole, &test).unwrap();
     for (l, p) in &w.entities.strict.per_label {
         eprintln!(
-            "whole words: {l:<16} strict {:.3} lenient {:.3}",
+            "full decoding: {l:<16} strict {:.3} lenient {:.3}",
             p.f1, w.entities.lenient.per_label[l].f1
         );
     }
     eprintln!(
-        "whole words: micro strict {:.3} lenient {:.3}",
+        "full decoding: micro strict {:.3} lenient {:.3}",
         w.entities.strict.micro.f1, w.entities.lenient.micro.f1
     );
     println!("{}", serde_json::to_string_pretty(&r).unwrap());

@@ -21,6 +21,54 @@ pub struct EncodedLetter {
     /// For each token, whether it continues the previous token inside one word: they touch,
     /// and the characters on either side of the junction are both letters or both digits.
     pub continues_word: Vec<bool>,
+    /// For each token, whether it is a whole word that never begins or ends an entity: a
+    /// function word (`and`, `of`), a severity or certainty word (`mild`, `possible`) or a
+    /// separator (`,`, `;`). No gold span in `data/` begins or ends with one (0 of 3,169).
+    pub edge_word: Vec<bool>,
+}
+
+/// Words that may sit inside an entity but never at its edge (ANNOTATION.md: spans do not
+/// take connectives, and severity and certainty words at the edges are left out).
+const EDGE_WORDS: &[&str] = &[
+    "a",
+    "an",
+    "and",
+    "as",
+    "at",
+    "by",
+    "for",
+    "from",
+    "in",
+    "of",
+    "on",
+    "or",
+    "the",
+    "to",
+    "with",
+    "mild",
+    "moderate",
+    "severe",
+    "constant",
+    "possible",
+    "probable",
+    "likely",
+    "suspected",
+];
+
+/// Separators that never begin or end an entity.
+const EDGE_PUNCTUATION: &[char] = &[',', ';', ':', '.', '!', '?', '"', '\'', '-', '/'];
+
+fn is_edge_word(word: &[char]) -> bool {
+    match word {
+        [c] if EDGE_PUNCTUATION.contains(c) => true,
+        // Capital A ends names such as `hepatitis A`.
+        ['A'] => false,
+        _ if word.len() <= 9 => {
+            let w: String = word.iter().flat_map(|c| c.to_lowercase()).collect();
+            EDGE_WORDS.contains(&w.as_str())
+        }
+        _ => false,
+    }
 }
 
 impl EncodedLetter {
@@ -55,12 +103,20 @@ impl EncodedLetter {
                     && ((chars[s - 1].is_alphabetic() && chars[s].is_alphabetic())
                         || (chars[s - 1].is_ascii_digit() && chars[s].is_ascii_digit()))
             })
+            .collect::<Vec<bool>>();
+        let edge_word = (0..tokens.len())
+            .map(|k| {
+                let (s, e) = tokens.offsets[k];
+                let piece = continues_word[k] || continues_word.get(k + 1) == Some(&true);
+                !piece && e <= chars.len() && is_edge_word(&chars[s..e])
+            })
             .collect();
         Ok(EncodedLetter {
             tokens,
             features,
             rationales,
             continues_word,
+            edge_word,
         })
     }
 

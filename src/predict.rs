@@ -12,7 +12,7 @@ use crate::encode::{make_batch, EncodedLetter, Piece};
 use crate::error::Result;
 use crate::letter::Letter;
 use crate::lexicon::Lexicon;
-use crate::model::{viterbi_words, ImrModel, ModelConfig};
+use crate::model::{viterbi_words, Constraints, ImrModel, ModelConfig};
 use crate::tokenize::{bio_to_spans, LetterTokenizer, NUM_TAGS};
 
 /// Platt scaling of the decision logit: `P(Overturned) = sigmoid(a * logit + b)`, fitted on
@@ -110,8 +110,49 @@ pub struct Inference<'a> {
     pub device: &'a Device,
     /// Sequences per forward pass.
     pub batch_size: usize,
-    /// Keep words whole when decoding (no span edge inside a run of letters or digits).
-    pub whole_words: bool,
+    /// The constraints the entity decoder applies.
+    pub decoding: Decoding,
+}
+
+/// How tag probabilities become entity spans. Every variant gives well-formed BIO spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Decoding {
+    /// BIO constraints only.
+    Bio,
+    /// Also keep words whole: no span edge inside a run of letters or of digits.
+    WholeWords,
+    /// Also never begin or end a span on a function word, severity word or separator.
+    Edges,
+    /// Both: whole words and clean edges.
+    #[default]
+    Full,
+}
+
+impl Decoding {
+    pub const ALL: [Decoding; 4] = [
+        Decoding::Bio,
+        Decoding::WholeWords,
+        Decoding::Edges,
+        Decoding::Full,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Decoding::Bio => "bio",
+            Decoding::WholeWords => "whole-words",
+            Decoding::Edges => "edges",
+            Decoding::Full => "full",
+        }
+    }
+
+    fn constraints(self, enc: &EncodedLetter) -> Constraints<'_> {
+        let words = matches!(self, Decoding::WholeWords | Decoding::Full);
+        let edges = matches!(self, Decoding::Edges | Decoding::Full);
+        Constraints {
+            continues: words.then_some(enc.continues_word.as_slice()),
+            edge: edges.then_some(enc.edge_word.as_slice()),
+        }
+    }
 }
 
 /// Sequences per forward pass at inference.
@@ -134,7 +175,7 @@ impl<'a> Inference<'a> {
             lexicon,
             device,
             batch_size: INFERENCE_BATCH,
-            whole_words: false,
+            decoding: Decoding::default(),
         }
     }
 
@@ -158,8 +199,7 @@ impl<'a> Inference<'a> {
         let mut tags = Vec::new();
         let mut out = Vec::with_capacity(encoded.len());
         for ((enc, lp), dl) in encoded.iter().zip(&log_probs).zip(logits) {
-            let words = self.whole_words.then_some(enc.continues_word.as_slice());
-            viterbi_words(lp, words, &mut back, &mut tags);
+            viterbi_words(lp, self.decoding.constraints(enc), &mut back, &mut tags);
             let spans = bio_to_spans(&enc.tokens.offsets, &tags);
             // Confidence: mean probability of the chosen tag over the span's tokens.
             let mut entities = Vec::with_capacity(spans.len());

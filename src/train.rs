@@ -18,7 +18,7 @@ use crate::eval;
 use crate::features::FEATURE_DIM;
 use crate::lexicon::Lexicon;
 use crate::model::{Dropout, ImrModel, ModelConfig, FORMAT_VERSION};
-use crate::predict::{Calibration, Inference};
+use crate::predict::{Calibration, Decoding, Inference};
 use crate::tokenize::{spans_to_bio, LetterTokenizer, NUM_TAGS};
 use crate::Decision;
 
@@ -414,8 +414,11 @@ pub fn train(
     });
 
     // Dev evaluation and calibration read raw logits: the calibration is what is being fitted.
-    let uncalibrated = |model| {
-        Inference::new(
+    // Epochs are chosen on plain BIO decoding, so that the shipped model stays what its
+    // documented command rebuilds; move to the default decoding with the next retrain.
+    let uncalibrated = |model| Inference {
+        decoding: Decoding::Bio,
+        ..Inference::new(
             model,
             &mcfg,
             Calibration::identity(),

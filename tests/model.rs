@@ -437,14 +437,11 @@ fn train_command_writes_a_model_that_predict_loads() {
 }
 
 #[test]
-fn whole_words_predictions_never_cut_a_word() {
+fn default_decoding_keeps_words_whole_and_edges_clean() {
+    // The shipped model on a sample: no span edge inside a word, and no span beginning or
+    // ending on a connective, severity word or separator (ANNOTATION.md).
     let sample = root().join("data/samples/CM17-0013716.txt");
-    let out = imr_bin()
-        .args(["predict", "--whole-words", "--model"])
-        .arg(tiny_model_dir())
-        .arg(&sample)
-        .output()
-        .unwrap();
+    let out = imr_bin().arg("predict").arg(&sample).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -455,7 +452,9 @@ fn whole_words_predictions_never_cut_a_word() {
     let same_class = |a: char, b: char| {
         (a.is_alphabetic() && b.is_alphabetic()) || (a.is_ascii_digit() && b.is_ascii_digit())
     };
-    for e in r["entities"].as_array().unwrap() {
+    let entities = r["entities"].as_array().unwrap();
+    assert!(entities.len() > 10, "the shipped model finds entities");
+    for e in entities {
         for key in ["start", "end"] {
             let pos = e[key].as_u64().unwrap() as usize;
             if pos > 0 && pos < chars.len() {
@@ -465,5 +464,17 @@ fn whole_words_predictions_never_cut_a_word() {
                 );
             }
         }
+        let text = e["text"].as_str().unwrap().to_lowercase();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        for w in [words[0], words[words.len() - 1]] {
+            assert!(
+                !["and", "or", "of", "the", "with", ",", ";", "possible", "mild"].contains(&w),
+                "{e} has an edge word"
+            );
+        }
+        assert!(
+            !text.ends_with([',', ';', ':', '.']),
+            "{e} ends on a separator"
+        );
     }
 }

@@ -11,6 +11,7 @@ use crate::artifacts::ModelDir;
 use crate::eval::cv::{cross_validate, CvReport};
 use crate::eval::{self, EvalReport};
 use crate::lexicon::Lexicon;
+use crate::predict::{Decoding, Inference};
 use crate::train::{Progress, TrainConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -30,9 +31,9 @@ pub struct EvalArgs {
     data: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = EvalFormat::Text)]
     format: EvalFormat,
-    /// Decode entities in whole words (see `imr predict --help`).
-    #[arg(long)]
-    whole_words: bool,
+    /// Entity decoding (see `imr predict --help`). With --cv every decoding is reported.
+    #[arg(long, value_enum, default_value_t = Decoding::default())]
+    decode: Decoding,
     /// Cross-validate instead: train and evaluate K folds of --data (split by letter,
     /// stratified on having an Overturned item) with the default training settings.
     #[arg(long, value_name = "K")]
@@ -60,8 +61,10 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
         "no labelled letters under {:?}",
         args.data
     );
-    let mut inference = model.inference();
-    inference.whole_words = args.whole_words;
+    let inference = Inference {
+        decoding: args.decode,
+        ..model.inference()
+    };
     let (report, _) = eval::evaluate(&inference, &letters)?;
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -132,6 +135,21 @@ pub fn cv_text(r: &CvReport) -> String {
     let _ = writeln!(s, "{:<44} {:>7} {:>7}", "figure", "mean", "std");
     for (key, mean) in &r.mean {
         let _ = writeln!(s, "{key:<44} {mean:>7.3} {:>7.3}", r.std[key]);
+    }
+    let _ = writeln!(
+        s,
+        "\nentity decoding (imr predict --decode), same models:\n{:<14} {:>18} {:>18}",
+        "decoding", "strict micro-F1", "lenient micro-F1"
+    );
+    for (name, d) in &r.decodings {
+        let _ = writeln!(
+            s,
+            "{name:<14} {:>10.3} ± {:.3} {:>10.3} ± {:.3}",
+            d.strict_micro_f1.mean,
+            d.strict_micro_f1.std,
+            d.lenient_micro_f1.mean,
+            d.lenient_micro_f1.std
+        );
     }
     let _ = writeln!(
         s,

@@ -10,10 +10,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::{report, EvalReport, Scored};
+use super::{report, EntityReport, EvalReport, Scored};
 use crate::corpus::LabelledLetter;
 use crate::error::Result;
 use crate::lexicon::Lexicon;
+use crate::predict::{Decoding, Inference, LetterPrediction};
 use crate::train::{self, has_overturned, Progress, TrainConfig};
 
 /// Fold index of each letter: each stratum (with / without an Overturned item) is shuffled
@@ -46,6 +47,37 @@ pub struct CvReport {
     /// All out-of-fold predictions scored together.
     pub pooled: EvalReport,
     pub folds: Vec<EvalReport>,
+    /// The entity figures under each decoding (`imr predict --decode`), on the same models:
+    /// the report above uses the default decoding.
+    pub decodings: BTreeMap<String, DecodingFigures>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DecodingFigures {
+    /// Strict and lenient micro-F1 as `mean` and `std` over the folds.
+    pub strict_micro_f1: MeanStd,
+    pub lenient_micro_f1: MeanStd,
+    /// All out-of-fold predictions scored together.
+    pub pooled: EntityReport,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct MeanStd {
+    pub mean: f64,
+    pub std: f64,
+}
+
+impl MeanStd {
+    /// Mean and sample standard deviation.
+    pub fn of(vals: &[f64]) -> MeanStd {
+        let mean = vals.iter().sum::<f64>() / vals.len().max(1) as f64;
+        let var =
+            vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (vals.len().max(2) - 1) as f64;
+        MeanStd {
+            mean,
+            std: var.sqrt(),
+        }
+    }
 }
 
 /// The figures of a report by dotted name, for averaging.
@@ -96,7 +128,9 @@ pub fn cross_validate(
 ) -> Result<CvReport> {
     let fold_of = assign_folds(letters, k, cfg.seed);
     let mut reports = Vec::with_capacity(k);
-    let mut pooled_scored: Vec<(usize, crate::predict::LetterPrediction)> = Vec::new();
+    // Per decoding: the out-of-fold predictions by letter index, and each fold's report.
+    type OutOfFold = (Vec<(usize, LetterPrediction)>, Vec<EvalReport>);
+    let mut by_decoding: Vec<OutOfFold> = vec![Default::default(); Decoding::ALL.len()];
     for f in 0..k {
         let train_part: Vec<LabelledLetter> = letters
             .iter()
@@ -108,31 +142,57 @@ pub fn cross_validate(
         let test: Vec<LabelledLetter> = test_idx.iter().map(|&i| letters[i].clone()).collect();
         let (tr, dev) = train::split_dev(train_part, 0.15, cfg.seed.wrapping_add(f as u64));
         let trained = train::train(cfg, &tr, &dev, lexicon.clone(), &mut |p| progress(f, p))?;
-        let (r, scored) = super::evaluate(&trained.inference(), &test)?;
-        for (i, s) in test_idx.iter().zip(scored) {
-            pooled_scored.push((*i, s.prediction));
+        for (d, (pooled, fold_reports)) in Decoding::ALL.into_iter().zip(&mut by_decoding) {
+            let inference = Inference {
+                decoding: d,
+                ..trained.inference()
+            };
+            let (r, scored) = super::evaluate(&inference, &test)?;
+            for (i, s) in test_idx.iter().zip(scored) {
+                pooled.push((*i, s.prediction));
+            }
+            if d == Decoding::default() {
+                reports.push(r.clone());
+            }
+            fold_reports.push(r);
         }
-        reports.push(r);
     }
-    pooled_scored.sort_by_key(|p| p.0);
-    let pooled: Vec<Scored> = pooled_scored
-        .into_iter()
-        .map(|(i, prediction)| Scored {
-            letter: &letters[i],
-            prediction,
-        })
-        .collect();
+    let mut decodings = BTreeMap::new();
+    let mut pooled_report = None;
+    for (d, (mut pooled, fold_reports)) in Decoding::ALL.into_iter().zip(by_decoding) {
+        pooled.sort_by_key(|p| p.0);
+        let scored: Vec<Scored> = pooled
+            .into_iter()
+            .map(|(i, prediction)| Scored {
+                letter: &letters[i],
+                prediction,
+            })
+            .collect();
+        let r = report(&scored);
+        let micro = |f: fn(&EvalReport) -> f64| {
+            MeanStd::of(&fold_reports.iter().map(f).collect::<Vec<_>>())
+        };
+        decodings.insert(
+            d.name().to_string(),
+            DecodingFigures {
+                strict_micro_f1: micro(|r| r.entities.strict.micro.f1),
+                lenient_micro_f1: micro(|r| r.entities.lenient.micro.f1),
+                pooled: r.entities.clone(),
+            },
+        );
+        if d == Decoding::default() {
+            pooled_report = Some(r);
+        }
+    }
     let flat: Vec<BTreeMap<String, f64>> = reports.iter().map(flatten).collect();
     let mut mean = BTreeMap::new();
     let mut std = BTreeMap::new();
     let keys: std::collections::BTreeSet<&String> = flat.iter().flat_map(|m| m.keys()).collect();
     for key in keys {
         let vals: Vec<f64> = flat.iter().filter_map(|m| m.get(key).copied()).collect();
-        let mu = vals.iter().sum::<f64>() / vals.len() as f64;
-        let var =
-            vals.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / (vals.len().max(2) - 1) as f64;
-        mean.insert(key.clone(), mu);
-        std.insert(key.clone(), var.sqrt());
+        let m = MeanStd::of(&vals);
+        mean.insert(key.clone(), m.mean);
+        std.insert(key.clone(), m.std);
     }
     Ok(CvReport {
         k,
@@ -140,7 +200,8 @@ pub fn cross_validate(
         letters: letters.len(),
         mean,
         std,
-        pooled: report(&pooled),
+        pooled: pooled_report.expect("the default decoding is among them"),
         folds: reports,
+        decodings,
     })
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use decision::DecisionHead;
 pub use encoder::Encoder;
 pub use layers::Dropout;
-pub use tagger::{viterbi, viterbi_words, TagHead};
+pub use tagger::{viterbi, viterbi_words, Constraints, TagHead};
 
 /// Version of the model directory layout and weight names; a mismatch refuses to load.
 pub const FORMAT_VERSION: u32 = 1;
