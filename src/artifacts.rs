@@ -206,6 +206,14 @@ pub fn save(dir: &Path, parts: &TrainedParts) -> Result<()> {
         .varmap
         .save(tmp.join(WEIGHTS))
         .map_err(|e| model_err(&tmp.join(WEIGHTS), e.to_string()))?;
+    // On disk before the rename makes them visible: a power cut must not leave a renamed
+    // directory of empty files.
+    for file in [CONFIG, LABELS, TRAIN_LOG, TOKENIZER, LEXICON, WEIGHTS] {
+        let p = tmp.join(file);
+        std::fs::File::open(&p)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(&p, e))?;
+    }
     if dir.exists() {
         let old = parent.join(format!(".{name}.old-{}", std::process::id()));
         std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;

@@ -69,11 +69,21 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Reads every labelled letter under `paths`; the first bad one stops the load, since training
-/// on a silently shrunken corpus is worse than not training.
+/// Reads every labelled letter under `paths`. Any bad one fails the load, since training or
+/// scoring on a silently shrunken corpus is worse than not running; the error lists every bad
+/// file and what is wrong with it, so that one run finds them all.
 pub fn load(paths: &[PathBuf]) -> Result<Vec<LabelledLetter>> {
-    find_labelled(paths)?
-        .iter()
-        .map(|p| LabelledLetter::read(p))
-        .collect()
+    let mut letters = Vec::new();
+    let mut errors = Vec::new();
+    for p in find_labelled(paths)? {
+        match LabelledLetter::read(&p) {
+            Ok(l) => letters.push(l),
+            Err(e) => errors.push(e),
+        }
+    }
+    match errors.len() {
+        0 => Ok(letters),
+        1 => Err(errors.remove(0)),
+        _ => Err(Error::Many(errors)),
+    }
 }

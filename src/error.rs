@@ -42,6 +42,8 @@ pub enum Error {
     Format { path: PathBuf, message: String },
     #[error("{path}: model: {message}")]
     Model { path: PathBuf, message: String },
+    #[error("{} files cannot be used:\n  {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n  "))]
+    Many(Vec<Error>),
     #[error("tensor: {0}")]
     Tensor(#[from] candle_core::Error),
 }

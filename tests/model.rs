@@ -203,6 +203,21 @@ fn save_then_load_gives_identical_predictions() {
     let before = trained.inference().predict(&letters).unwrap();
     let after = loaded.inference().predict(&letters).unwrap();
     assert_eq!(before, after);
+
+    // Saving over a model replaces it whole, and a temporary directory left by a crashed save
+    // is neither loaded nor left behind.
+    let other = tiny_trained(4, 1);
+    let stale = dir.path().join(format!(".m.tmp-{}", std::process::id()));
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("config.json"), "{").unwrap();
+    save(&other, &path);
+    let reloaded = ModelDir::load(&path).unwrap();
+    assert_eq!(
+        reloaded.inference().predict(&letters).unwrap(),
+        other.inference().predict(&letters).unwrap()
+    );
+    assert!(!stale.exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
 #[test]

@@ -14,6 +14,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::letter::sandbox::{DEFAULT_PDF_MEMORY, DEFAULT_PDF_TIMEOUT};
+use crate::letter::{PdfReader, PdfSandbox, ReadOptions, DEFAULT_MAX_INPUT_BYTES};
+
 /// Read California workers' compensation IMR determination letters: find their disputed
 /// items, tag drugs, doses, quantities, diagnoses and guideline pages, and predict each item's
 /// decision (Upheld / Overturned).
@@ -40,6 +43,41 @@ enum Command {
     /// lenient) and decision accuracy, macro-F1, ROC-AUC and confusion beside the majority
     /// baseline.
     Eval(eval::EvalArgs),
+    /// Internal: the PDF sandbox's child (PDF bytes on stdin, text on stdout).
+    #[command(hide = true)]
+    PdfText {
+        #[arg(long, default_value_t = DEFAULT_MAX_INPUT_BYTES)]
+        max_text_bytes: u64,
+    },
+}
+
+/// How inputs are read: shared by `parse` and `predict`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct InputArgs {
+    /// Refuse inputs larger than this many bytes (checked before reading).
+    #[arg(long, default_value_t = DEFAULT_MAX_INPUT_BYTES)]
+    max_input_bytes: u64,
+    /// Give up on a PDF after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_PDF_TIMEOUT.as_secs())]
+    pdf_timeout: u64,
+    /// Memory limit of the PDF reader, in MB.
+    #[arg(long, value_name = "MB", default_value_t = DEFAULT_PDF_MEMORY / (1024 * 1024))]
+    pdf_memory: u64,
+}
+
+impl InputArgs {
+    /// PDFs are read in a child process with the limits; text is read here.
+    pub(crate) fn read_options(&self) -> anyhow::Result<ReadOptions> {
+        let sandbox = PdfSandbox::current_exe(
+            std::time::Duration::from_secs(self.pdf_timeout),
+            self.pdf_memory.saturating_mul(1024 * 1024),
+            self.max_input_bytes,
+        )?;
+        Ok(ReadOptions {
+            max_bytes: self.max_input_bytes,
+            pdf: PdfReader::Isolated(sandbox),
+        })
+    }
 }
 
 /// Outcome of a batch command.
@@ -62,6 +100,10 @@ pub fn run() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::PdfText { max_text_bytes } => {
+            let code = crate::letter::sandbox::child_main(max_text_bytes);
+            return ExitCode::from(u8::try_from(code).unwrap_or(1));
+        }
     };
     match result {
         Ok(Outcome::AllGood) => ExitCode::SUCCESS,

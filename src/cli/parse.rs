@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::Args;
 use rayon::prelude::*;
 
-use super::{display_name, emit, Outcome};
-use crate::letter::{self, Letter, DEFAULT_MAX_INPUT_BYTES};
+use super::{display_name, emit, InputArgs, Outcome};
+use crate::letter::{self, Letter, ReadOptions};
 use crate::record::LetterRecord;
 
 #[derive(Debug, Args)]
@@ -16,9 +16,8 @@ pub struct ParseArgs {
     /// Letters: `.txt` or `.pdf` files, directories (searched for both), or `-` for stdin.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Refuse inputs larger than this many bytes.
-    #[arg(long, default_value_t = DEFAULT_MAX_INPUT_BYTES)]
-    max_input_bytes: u64,
+    #[command(flatten)]
+    input: InputArgs,
 }
 
 /// Letters are read in parallel in chunks of this many; output keeps input order.
@@ -26,6 +25,7 @@ const CHUNK: usize = 64;
 
 pub(crate) fn run(args: ParseArgs) -> anyhow::Result<Outcome> {
     let inputs = letter::source::expand_inputs(&args.files).context("listing inputs")?;
+    let options = args.input.read_options()?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut failed = 0usize;
@@ -34,7 +34,7 @@ pub(crate) fn run(args: ParseArgs) -> anyhow::Result<Outcome> {
             .par_iter()
             .map(|path| {
                 let name = display_name(path);
-                match read(path, args.max_input_bytes) {
+                match read(path, &options) {
                     Ok(l) => LetterRecord::from_letter(&name, &l),
                     Err(e) => LetterRecord::failed(&name, e.to_string()),
                 }
@@ -53,12 +53,12 @@ pub(crate) fn run(args: ParseArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-pub(crate) fn read(path: &std::path::Path, max_bytes: u64) -> crate::Result<Letter> {
+pub(crate) fn read(path: &std::path::Path, options: &ReadOptions) -> crate::Result<Letter> {
     if path.as_os_str() == "-" {
         let (text, kind) =
-            letter::source::read_letter_from(path, &mut io::stdin().lock(), max_bytes)?;
+            letter::source::read_letter_from(path, &mut io::stdin().lock(), options)?;
         letter::parse_letter(path, text, kind)
     } else {
-        Letter::read_with_limit(path, max_bytes)
+        Letter::read_with(path, options)
     }
 }

@@ -7,10 +7,10 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
-use super::{display_name, emit, parse::read, resolve_model, Outcome};
+use super::{display_name, emit, parse::read, resolve_model, InputArgs, Outcome};
 use crate::annotation::Label;
 use crate::artifacts::ModelDir;
-use crate::letter::{self, Letter, DEFAULT_MAX_INPUT_BYTES};
+use crate::letter::{self, Letter, ReadOptions};
 use crate::predict::{Decoding, Inference, LetterPrediction};
 use crate::record::{EntityRecord, ItemPrediction, LetterRecord};
 use crate::Decision;
@@ -33,13 +33,20 @@ pub struct PredictArgs {
     model: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Jsonl)]
     format: OutputFormat,
-    /// Refuse inputs larger than this many bytes.
-    #[arg(long, default_value_t = DEFAULT_MAX_INPUT_BYTES)]
-    max_input_bytes: u64,
+    #[command(flatten)]
+    input: InputArgs,
     /// Entity decoding: `full` keeps words whole and never begins or ends a span on a
     /// function word or separator; the others are the ablations measured in the README.
     #[arg(long, value_enum, default_value_t = Decoding::default())]
     decode: Decoding,
+    /// Write the records to FILE instead of stdout; each chunk of letters is on disk before
+    /// the next is read.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// With --output: keep the letters already in FILE (matched by their `file` name, so
+    /// give the same inputs) and predict only the others.
+    #[arg(long, requires = "output")]
+    resume: bool,
 }
 
 enum Sink<W: Write> {
@@ -53,8 +60,45 @@ const CHUNK: usize = 16;
 pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
     let model_path = resolve_model(args.model.as_deref())?;
     let model = ModelDir::load(&model_path)?;
-    let inputs = letter::source::expand_inputs(&args.files).context("listing inputs")?;
-    let out = io::BufWriter::new(io::stdout().lock());
+    let mut inputs = letter::source::expand_inputs(&args.files).context("listing inputs")?;
+    let options = args.input.read_options()?;
+    let mut synced: Option<std::fs::File> = None;
+    let out: Box<dyn Write> = match &args.output {
+        None => Box::new(io::stdout().lock()),
+        Some(path) => {
+            let file = if args.resume {
+                anyhow::ensure!(
+                    matches!(args.format, OutputFormat::Jsonl),
+                    "--resume needs --format jsonl: a CSV row cannot tell whether its letter \
+                     was written whole"
+                );
+                let done = resume::open(path)?;
+                let before = inputs.len();
+                inputs.retain(|p| !done.files.contains(&display_name(p)));
+                eprintln!(
+                    "imr predict: {} of {before} inputs already in {}{}; {} to go",
+                    before - inputs.len(),
+                    path.display(),
+                    if done.dropped_bytes > 0 {
+                        format!(
+                            " (dropped an unfinished last line of {} bytes)",
+                            done.dropped_bytes
+                        )
+                    } else {
+                        String::new()
+                    },
+                    inputs.len()
+                );
+                done.file
+            } else {
+                std::fs::File::create(path)
+                    .with_context(|| format!("{}: cannot create", path.display()))?
+            };
+            synced = Some(file.try_clone()?);
+            Box::new(file)
+        }
+    };
+    let out = io::BufWriter::new(out);
     let mut sink = match args.format {
         OutputFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
@@ -65,7 +109,7 @@ pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
     };
     let mut failed = 0usize;
     for chunk in inputs.chunks(CHUNK) {
-        let records = predict_chunk(&model, chunk, args.max_input_bytes, args.decode);
+        let records = predict_chunk(&model, chunk, &options, args.decode);
         for r in &records {
             failed += usize::from(r.error.is_some());
             match &mut sink {
@@ -73,10 +117,13 @@ pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
                 Sink::Jsonl(out) => emit(out, &r.to_line())?,
             }
         }
-        // Lines stream out as each chunk finishes.
+        // Lines go out as each chunk finishes; to a file, they are on disk before the next.
         match &mut sink {
             Sink::Csv(w) => w.flush()?,
             Sink::Jsonl(out) => out.flush()?,
+        }
+        if let Some(f) = &synced {
+            f.sync_data()?;
         }
     }
     Ok(if failed == 0 {
@@ -86,16 +133,92 @@ pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
     })
 }
 
+/// Picking up an interrupted `--output` file.
+mod resume {
+    use std::collections::HashSet;
+    use std::fs::{File, OpenOptions};
+    use std::io::{BufRead, BufReader, Seek, SeekFrom};
+    use std::path::Path;
+
+    use anyhow::Context;
+
+    pub struct Done {
+        /// The `file` of every complete line.
+        pub files: HashSet<String>,
+        /// The output, positioned after its last complete line.
+        pub file: File,
+        /// Bytes of an unfinished last line that were cut off.
+        pub dropped_bytes: u64,
+    }
+
+    /// Opens (or creates) `path` for appending after its last complete JSON line, and lists
+    /// the letters it already holds. A last line without its newline, or that is not a
+    /// record, was cut by the interruption: it is dropped and its letter predicted again.
+    pub fn open(path: &Path) -> anyhow::Result<Done> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("{}: cannot open for --resume", path.display()))?;
+        let mut files = HashSet::new();
+        let mut good_end = 0u64;
+        let mut reader = BufReader::new(&mut file);
+        let mut line = String::new();
+        let mut lineno = 0;
+        loop {
+            line.clear();
+            let n = reader
+                .read_line(&mut line)
+                .with_context(|| format!("{}: cannot read for --resume", path.display()))?;
+            if n == 0 {
+                break;
+            }
+            lineno += 1;
+            let record = line
+                .strip_suffix('\n')
+                .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .and_then(|v| v.get("file")?.as_str().map(str::to_string));
+            match record {
+                Some(name) => {
+                    files.insert(name);
+                    good_end += n as u64;
+                }
+                None => {
+                    // Only the last line may be unfinished; anything else is not our output.
+                    let mut rest = String::new();
+                    if reader.read_line(&mut rest)? > 0 {
+                        anyhow::bail!(
+                            "{}:{lineno}: not a predict record; refusing to resume into it",
+                            path.display()
+                        );
+                    }
+                    break;
+                }
+            }
+        }
+        let len = file.metadata()?.len();
+        file.set_len(good_end)?;
+        file.seek(SeekFrom::Start(good_end))?;
+        Ok(Done {
+            files,
+            file,
+            dropped_bytes: len - good_end,
+        })
+    }
+}
+
 /// Reads, parses and predicts a chunk of inputs; each input gets a record, failed or not.
 fn predict_chunk(
     model: &ModelDir,
     paths: &[PathBuf],
-    max_bytes: u64,
+    options: &ReadOptions,
     decoding: Decoding,
 ) -> Vec<LetterRecord> {
     let letters: Vec<Result<Letter, String>> = paths
         .par_iter()
-        .map(|p| read(p, max_bytes).map_err(|e| e.to_string()))
+        .map(|p| read(p, options).map_err(|e| e.to_string()))
         .collect();
     let ok: Vec<&Letter> = letters.iter().filter_map(|l| l.as_ref().ok()).collect();
     // Two halves on the two cores: candle's elementwise kernels are single-threaded.

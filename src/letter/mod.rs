@@ -3,6 +3,7 @@
 //! with its character span in the letter text.
 
 mod parse;
+pub mod sandbox;
 pub mod source;
 pub mod span;
 
@@ -11,7 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use parse::parse_letter;
-pub use source::{SourceKind, DEFAULT_MAX_INPUT_BYTES};
+pub use sandbox::{PdfReader, PdfSandbox};
+pub use source::{ReadOptions, SourceKind, DEFAULT_MAX_INPUT_BYTES};
 pub use span::{CharIndex, Span};
 
 use crate::error::Result;
@@ -100,11 +102,12 @@ pub struct Letter {
 impl Letter {
     /// Reads and parses a letter file (`.txt` or `.pdf`).
     pub fn read(path: &Path) -> Result<Letter> {
-        Letter::read_with_limit(path, DEFAULT_MAX_INPUT_BYTES)
+        Letter::read_with(path, &ReadOptions::default())
     }
 
-    pub fn read_with_limit(path: &Path, max_bytes: u64) -> Result<Letter> {
-        let (text, kind) = source::read_letter_text(path, max_bytes)?;
+    /// Reads and parses a letter file with a size limit and a choice of PDF reader.
+    pub fn read_with(path: &Path, options: &ReadOptions) -> Result<Letter> {
+        let (text, kind) = source::read_letter_text(path, options)?;
         parse_letter(path, text, kind)
     }
 

@@ -8,10 +8,28 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+use super::sandbox::PdfReader;
 use crate::error::{Error, Result};
 
 /// Default largest input accepted, in bytes (a long letter is ~40 kB of text, ~200 kB of PDF).
-pub const DEFAULT_MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How inputs are read: the size limit and the PDF reader.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Inputs larger than this many bytes are refused before they are read.
+    pub max_bytes: u64,
+    pub pdf: PdfReader,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            max_bytes: DEFAULT_MAX_INPUT_BYTES,
+            pdf: PdfReader::InProcess,
+        }
+    }
+}
 
 /// How a letter's text was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -30,7 +48,8 @@ pub fn is_pdf(path: &Path, head: &[u8]) -> bool {
 }
 
 /// Reads a letter file and returns its text.
-pub fn read_letter_text(path: &Path, max_bytes: u64) -> Result<(String, SourceKind)> {
+pub fn read_letter_text(path: &Path, options: &ReadOptions) -> Result<(String, SourceKind)> {
+    let max_bytes = options.max_bytes;
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         return Err(Error::Format {
@@ -46,15 +65,16 @@ pub fn read_letter_text(path: &Path, max_bytes: u64) -> Result<(String, SourceKi
         });
     }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    decode_letter_bytes(path, &bytes)
+    decode_letter_bytes(path, &bytes, &options.pdf)
 }
 
 /// Reads all of `reader` (bounded by `max_bytes`) as a letter named `name`.
 pub fn read_letter_from(
     name: &Path,
     reader: &mut dyn Read,
-    max_bytes: u64,
+    options: &ReadOptions,
 ) -> Result<(String, SourceKind)> {
+    let max_bytes = options.max_bytes;
     let mut bytes = Vec::new();
     reader
         .take(max_bytes + 1)
@@ -67,16 +87,24 @@ pub fn read_letter_from(
             limit: max_bytes,
         });
     }
-    decode_letter_bytes(name, &bytes)
+    decode_letter_bytes(name, &bytes, &options.pdf)
 }
 
 /// Turns raw file bytes into letter text: PDF extraction or text decoding.
-pub fn decode_letter_bytes(path: &Path, bytes: &[u8]) -> Result<(String, SourceKind)> {
+pub fn decode_letter_bytes(
+    path: &Path,
+    bytes: &[u8],
+    pdf: &PdfReader,
+) -> Result<(String, SourceKind)> {
     if bytes.is_empty() {
         return Err(Error::Empty { path: path.into() });
     }
     if is_pdf(path, &bytes[..bytes.len().min(1024)]) {
-        return pdf_text(path, bytes).map(|t| (t, SourceKind::Pdf));
+        let text = match pdf {
+            PdfReader::InProcess => pdf_text(path, bytes),
+            PdfReader::Isolated(sandbox) => sandbox.extract(path, bytes),
+        };
+        return text.map(|t| (t, SourceKind::Pdf));
     }
     decode_text(path, bytes).map(|t| (t, SourceKind::Text))
 }
@@ -151,13 +179,22 @@ fn install_quiet_hook() {
     });
 }
 
-/// Extracts the text layer of a PDF.
+/// Extracts the text layer of a PDF, in this process.
 pub fn pdf_text(path: &Path, bytes: &[u8]) -> Result<String> {
-    if bytes.starts_with(b"%PDF") && !bytes.windows(5).any(|w| w == b"%%EOF") {
-        return Err(Error::Pdf {
+    extract_pdf(bytes).map_err(|problem| match problem {
+        None => Error::PdfNoText { path: path.into() },
+        Some(message) => Error::Pdf {
             path: path.into(),
-            message: "truncated (no %%EOF marker)".into(),
-        });
+            message,
+        },
+    })
+}
+
+/// The text layer of a PDF; `Err(None)` when it has none, `Err(Some(why))` when it cannot be
+/// read. Panics in the extractor are caught and reported quietly.
+pub(crate) fn extract_pdf(bytes: &[u8]) -> std::result::Result<String, Option<String>> {
+    if bytes.starts_with(b"%PDF") && !bytes.windows(5).any(|w| w == b"%%EOF") {
+        return Err(Some("truncated (no %%EOF marker)".into()));
     }
     install_quiet_hook();
     SILENCE_PANICS.with(|s| s.set(true));
@@ -167,15 +204,17 @@ pub fn pdf_text(path: &Path, bytes: &[u8]) -> Result<String> {
         Ok(Ok(text)) => text,
         Ok(Err(e)) => {
             let message = e.to_string();
-            let message = if message.to_ascii_lowercase().contains("encrypt") {
-                format!("encrypted PDF ({message})")
-            } else {
-                message
-            };
-            return Err(Error::Pdf {
-                path: path.into(),
-                message,
-            });
+            let lower = message.to_ascii_lowercase();
+            return Err(Some(
+                if ["encrypt", "decrypt", "password"]
+                    .iter()
+                    .any(|w| lower.contains(w))
+                {
+                    format!("encrypted PDF: needs a password ({message})")
+                } else {
+                    message
+                },
+            ));
         }
         Err(panic) => {
             let why = panic
@@ -183,14 +222,11 @@ pub fn pdf_text(path: &Path, bytes: &[u8]) -> Result<String> {
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("unknown cause");
-            return Err(Error::Pdf {
-                path: path.into(),
-                message: format!("malformed PDF ({why})"),
-            });
+            return Err(Some(format!("malformed PDF ({why})")));
         }
     };
     if text.trim().is_empty() {
-        return Err(Error::PdfNoText { path: path.into() });
+        return Err(None);
     }
     Ok(text)
 }
@@ -240,7 +276,7 @@ mod tests {
     #[test]
     fn refuses_empty_binary_and_bad_utf8() {
         assert!(matches!(
-            decode_letter_bytes(p(), b""),
+            decode_letter_bytes(p(), b"", &PdfReader::InProcess),
             Err(Error::Empty { .. })
         ));
         assert!(matches!(
@@ -271,11 +307,11 @@ mod tests {
     fn truncated_and_garbage_pdfs_are_errors_not_panics() {
         let path = Path::new("bad.pdf");
         assert!(matches!(
-            decode_letter_bytes(path, b"%PDF-1.4\n1 0 obj"),
+            decode_letter_bytes(path, b"%PDF-1.4\n1 0 obj", &PdfReader::InProcess),
             Err(Error::Pdf { .. })
         ));
         assert!(matches!(
-            decode_letter_bytes(path, b"%PDF-1.4\ngarbage\n%%EOF"),
+            decode_letter_bytes(path, b"%PDF-1.4\ngarbage\n%%EOF", &PdfReader::InProcess),
             Err(Error::Pdf { .. })
         ));
     }
