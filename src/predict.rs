@@ -179,6 +179,11 @@ impl<'a> Inference<'a> {
         }
     }
 
+    /// The decoder constraints for one encoded letter under this inference's decoding.
+    pub fn decoding_constraints<'e>(&self, enc: &'e EncodedLetter) -> Constraints<'e> {
+        self.decoding.constraints(enc)
+    }
+
     pub fn encode(&self, letter: &Letter) -> Result<EncodedLetter> {
         EncodedLetter::new(letter, self.tokenizer, self.lexicon)
     }

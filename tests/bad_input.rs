@@ -480,7 +480,7 @@ fn predict_output_resumes_where_it_stopped() {
         .unwrap();
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert!(
-        stderr(&resumed).contains("2 of 4 inputs already in"),
+        stderr(&resumed).contains("2 inputs were already there"),
         "{}",
         stderr(&resumed)
     );
@@ -521,4 +521,43 @@ fn predict_output_resumes_where_it_stopped() {
         std::fs::read_to_string(&foreign).unwrap(),
         "shopping list\nmilk\n"
     );
+}
+
+#[test]
+fn predict_reads_letters_as_jsonl_on_stdin_as_a_pipeline_stage() {
+    let sample = root().join("data/samples/CM16-0219557.txt");
+    let text = std::fs::read_to_string(&sample).unwrap();
+    let mut input = String::new();
+    input += &serde_json::json!({"file": "a", "text": text}).to_string();
+    input += "\n{\"text\": 3}\nnot json\n\n";
+    input += &serde_json::json!({"id": 42, "text": text}).to_string();
+    input += "\n";
+    let mut child = imr()
+        .args(["predict", "--input-format", "jsonl", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let recs = records(&out);
+    // One record per non-empty input line, in order; bad lines name their line.
+    assert_eq!(recs.len(), 4, "{}", stderr(&out));
+    assert_eq!(recs[0]["file"], "a");
+    assert!(recs[1]["error"].as_str().unwrap().contains("-:2: no \"text\""));
+    assert!(recs[2]["error"].as_str().unwrap().contains("-:3: not a JSON object"));
+    assert_eq!(recs[3]["file"], "42");
+    assert_eq!(out.status.code(), Some(1));
+    // The same letter gives the same record as when it is read from its file.
+    let from_file = records(&imr().arg("predict").arg(&sample).output().unwrap()).remove(0);
+    for key in ["items", "entities", "case_number"] {
+        assert_eq!(recs[0][key], from_file[key], "{key}");
+        assert_eq!(recs[3][key], from_file[key], "{key}");
+    }
 }

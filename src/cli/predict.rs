@@ -23,6 +23,12 @@ pub enum OutputFormat {
     Csv,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum InputFormat {
+    Files,
+    Jsonl,
+}
+
 #[derive(Debug, Args)]
 pub struct PredictArgs {
     /// Letters: `.txt` or `.pdf` files, directories (searched for both), or `-` for stdin.
@@ -43,6 +49,11 @@ pub struct PredictArgs {
     /// the next is read.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
+    /// `files`: FILES are letters (`.txt`, `.pdf`, directories). `jsonl`: FILES are JSONL
+    /// files (`-` for stdin), one letter per line as `{"file": NAME, "text": TEXT}`, read as
+    /// they come: `imr predict --input-format jsonl -` is a filter for a pipeline stage.
+    #[arg(long, value_enum, default_value_t = InputFormat::Files)]
+    input_format: InputFormat,
     /// With --output: keep the letters already in FILE (matched by their `file` name, so
     /// give the same inputs) and predict only the others.
     #[arg(long, requires = "output")]
@@ -60,9 +71,21 @@ const CHUNK: usize = 16;
 pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
     let model_path = resolve_model(args.model.as_deref())?;
     let model = ModelDir::load(&model_path)?;
-    let mut inputs = letter::source::expand_inputs(&args.files).context("listing inputs")?;
     let options = args.input.read_options()?;
+    let mut inputs: Box<dyn Iterator<Item = Input>> = match args.input_format {
+        InputFormat::Files => Box::new(
+            letter::source::expand_inputs(&args.files)
+                .context("listing inputs")?
+                .into_iter()
+                .map(|path| Input::Path {
+                    name: display_name(&path),
+                    path,
+                }),
+        ),
+        InputFormat::Jsonl => Box::new(jsonl_inputs(args.files.clone())),
+    };
     let mut synced: Option<std::fs::File> = None;
+    let mut resumed: Option<(PathBuf, resume::Done)> = None;
     let out: Box<dyn Write> = match &args.output {
         None => Box::new(io::stdout().lock()),
         Some(path) => {
@@ -73,23 +96,9 @@ pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
                      was written whole"
                 );
                 let done = resume::open(path)?;
-                let before = inputs.len();
-                inputs.retain(|p| !done.files.contains(&display_name(p)));
-                eprintln!(
-                    "imr predict: {} of {before} inputs already in {}{}; {} to go",
-                    before - inputs.len(),
-                    path.display(),
-                    if done.dropped_bytes > 0 {
-                        format!(
-                            " (dropped an unfinished last line of {} bytes)",
-                            done.dropped_bytes
-                        )
-                    } else {
-                        String::new()
-                    },
-                    inputs.len()
-                );
-                done.file
+                let file = done.file.try_clone()?;
+                resumed = Some((path.clone(), done));
+                file
             } else {
                 std::fs::File::create(path)
                     .with_context(|| format!("{}: cannot create", path.display()))?
@@ -107,8 +116,25 @@ pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
         }
         OutputFormat::Jsonl => Sink::Jsonl(out),
     };
-    let mut failed = 0usize;
-    for chunk in inputs.chunks(CHUNK) {
+    let (mut failed, mut skipped) = (0usize, 0usize);
+    loop {
+        // Inputs are listed lazily and read a chunk at a time: memory stays flat.
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for input in inputs.by_ref() {
+            if let Some((_, done)) = &resumed {
+                if done.files.contains(input.name()) {
+                    skipped += 1;
+                    continue;
+                }
+            }
+            chunk.push(input);
+            if chunk.len() == CHUNK {
+                break;
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
         let records = predict_chunk(&model, chunk, &options, args.decode);
         for r in &records {
             failed += usize::from(r.error.is_some());
@@ -126,11 +152,115 @@ pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
             f.sync_data()?;
         }
     }
+    if let Some((path, done)) = &resumed {
+        eprintln!(
+            "imr predict: resumed {}: {skipped} inputs were already there{}",
+            path.display(),
+            if done.dropped_bytes > 0 {
+                format!(
+                    "; dropped an unfinished last line of {} bytes",
+                    done.dropped_bytes
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     Ok(if failed == 0 {
         Outcome::AllGood
     } else {
         Outcome::SomeFailed
     })
+}
+
+/// One input letter: a file to read, or a letter's text given inline (`--input-format jsonl`),
+/// or an input line that could not be understood.
+enum Input {
+    Path { path: PathBuf, name: String },
+    Inline { name: String, text: String },
+    Bad { name: String, error: String },
+}
+
+impl Input {
+    /// The name its record carries in `file`.
+    fn name(&self) -> &str {
+        match self {
+            Input::Path { name, .. } | Input::Inline { name, .. } | Input::Bad { name, .. } => name,
+        }
+    }
+
+    fn read(&self, options: &ReadOptions) -> Result<Letter, String> {
+        match self {
+            Input::Path { path, .. } => read(path, options).map_err(|e| e.to_string()),
+            Input::Inline { name, text } => {
+                Letter::from_text(name.as_str(), text.clone()).map_err(|e| e.to_string())
+            }
+            Input::Bad { error, .. } => Err(error.clone()),
+        }
+    }
+}
+
+/// The lines of JSONL files (`-` for stdin), read lazily: each `{"text": ..., "file": ...}`
+/// (`file`, else `id`, names the record; else `SOURCE:LINE`).
+fn jsonl_inputs(sources: Vec<PathBuf>) -> impl Iterator<Item = Input> {
+    use std::io::BufRead;
+    sources.into_iter().flat_map(|source| {
+        let label = display_name(&source);
+        let reader: Result<Box<dyn BufRead>, String> = if source.as_os_str() == "-" {
+            Ok(Box::new(io::BufReader::new(io::stdin())))
+        } else {
+            std::fs::File::open(&source)
+                .map(|f| Box::new(io::BufReader::new(f)) as Box<dyn BufRead>)
+                .map_err(|e| format!("{label}: {e}"))
+        };
+        let lines: Box<dyn Iterator<Item = Input>> = match reader {
+            Err(error) => Box::new(std::iter::once(Input::Bad {
+                name: label.clone(),
+                error,
+            })),
+            Ok(r) => Box::new(
+                r.lines()
+                    .enumerate()
+                    .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
+                    .map(move |(i, line)| jsonl_input(&label, i + 1, line)),
+            ),
+        };
+        lines
+    })
+}
+
+fn jsonl_input(source: &str, line_no: usize, line: io::Result<String>) -> Input {
+    let at = format!("{source}:{line_no}");
+    let bad = |error: String| Input::Bad {
+        name: at.clone(),
+        error: format!("{at}: {error}"),
+    };
+    let line = match line {
+        Ok(l) => l,
+        Err(e) => return bad(e.to_string()),
+    };
+    let v: serde_json::Value = match serde_json::from_str(&line) {
+        Ok(v) => v,
+        Err(e) => return bad(format!("not a JSON object: {e}")),
+    };
+    let name = ["file", "id"]
+        .iter()
+        .find_map(|k| match &v[k] {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .unwrap_or_else(|| at.clone());
+    match v["text"].as_str() {
+        Some(text) => Input::Inline {
+            name,
+            text: text.to_string(),
+        },
+        None => Input::Bad {
+            error: format!("{at}: no \"text\" string"),
+            name,
+        },
+    }
 }
 
 /// Picking up an interrupted `--output` file.
@@ -212,14 +342,11 @@ mod resume {
 /// Reads, parses and predicts a chunk of inputs; each input gets a record, failed or not.
 fn predict_chunk(
     model: &ModelDir,
-    paths: &[PathBuf],
+    inputs: Vec<Input>,
     options: &ReadOptions,
     decoding: Decoding,
 ) -> Vec<LetterRecord> {
-    let letters: Vec<Result<Letter, String>> = paths
-        .par_iter()
-        .map(|p| read(p, options).map_err(|e| e.to_string()))
-        .collect();
+    let letters: Vec<Result<Letter, String>> = inputs.par_iter().map(|i| i.read(options)).collect();
     let ok: Vec<&Letter> = letters.iter().filter_map(|l| l.as_ref().ok()).collect();
     // Two halves on the two cores: candle's elementwise kernels are single-threaded.
     let half = ok.len().div_ceil(2).max(1);
@@ -241,18 +368,16 @@ fn predict_chunk(
         }
     }
     let mut flat = flat.into_iter();
-    paths
+    inputs
         .iter()
         .zip(letters)
-        .map(|(path, letter)| {
-            let name = display_name(path);
+        .map(|(input, letter)| {
+            let name = input.name();
             match letter {
-                Err(e) => LetterRecord::failed(&name, e),
+                Err(e) => LetterRecord::failed(name, e),
                 Ok(l) => match flat.next().expect("one prediction per parsed letter") {
-                    Ok(p) => record(&name, &l, &p),
-                    Err(e) => {
-                        LetterRecord::failed(&name, format!("{}: model: {e}", path.display()))
-                    }
+                    Ok(p) => record(name, &l, &p),
+                    Err(e) => LetterRecord::failed(name, format!("{name}: model: {e}")),
                 },
             }
         })
