@@ -550,8 +550,14 @@ fn predict_reads_letters_as_jsonl_on_stdin_as_a_pipeline_stage() {
     // One record per non-empty input line, in order; bad lines name their line.
     assert_eq!(recs.len(), 4, "{}", stderr(&out));
     assert_eq!(recs[0]["file"], "a");
-    assert!(recs[1]["error"].as_str().unwrap().contains("-:2: no \"text\""));
-    assert!(recs[2]["error"].as_str().unwrap().contains("-:3: not a JSON object"));
+    assert!(recs[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("-:2: no \"text\""));
+    assert!(recs[2]["error"]
+        .as_str()
+        .unwrap()
+        .contains("-:3: not a JSON object"));
     assert_eq!(recs[3]["file"], "42");
     assert_eq!(out.status.code(), Some(1));
     // The same letter gives the same record as when it is read from its file.

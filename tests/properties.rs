@@ -166,3 +166,44 @@ proptest! {
         }
     }
 }
+
+/// Inputs the fuzzers (scripts/fuzz.sh) once crashed on, kept in tests/fuzz_regressions/TARGET:
+/// each goes through what its fuzz target checks.
+#[test]
+fn fuzz_regressions_stay_fixed() {
+    let dir = root().join("tests/fuzz_regressions");
+    let mut seen = 0;
+    for target in ["letter_text", "letter_pdf", "ann"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(target)) else {
+            continue;
+        };
+        for e in entries {
+            let path = e.unwrap().path();
+            let data = std::fs::read(&path).unwrap();
+            seen += 1;
+            match target {
+                "ann" => {
+                    if let Ok(content) = std::str::from_utf8(&data) {
+                        let _ = brat::parse(Path::new("fuzz.ann"), content, sample());
+                    }
+                }
+                _ => {
+                    let name = if target == "letter_pdf" {
+                        "fuzz.pdf"
+                    } else {
+                        "fuzz.txt"
+                    };
+                    let p = Path::new(name);
+                    if let Ok((text, kind)) =
+                        letter::source::decode_letter_bytes(p, &data, &PdfReader::InProcess)
+                    {
+                        if let Ok(l) = letter::parse_letter(p, text, kind) {
+                            check_well_formed(&l).unwrap();
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen > 0, "the regression inputs are found");
+}

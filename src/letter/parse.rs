@@ -322,10 +322,20 @@ fn trimmed(text: &str, s: usize, e: usize) -> Option<(usize, usize)> {
     (start < end).then_some((start, end))
 }
 
+/// The largest character boundary of `text` at or before byte `i`.
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 fn parse_header(text: &str, chars: &CharIndex, limit: usize) -> Header {
+    // Without a header end marker, the header is looked for in the first 4,000 bytes (rounded
+    // down to a character boundary: found by fuzzing).
     let end = HEADER_END
         .find(&text[..limit])
-        .map_or(limit.min(4000), |m| m.start());
+        .map_or_else(|| floor_char_boundary(text, limit.min(4000)), |m| m.start());
     let head = &text[..end];
     let grab = |re: &Regex, within: &str| -> Option<Field> {
         let g = re.captures(within)?.get(1)?;
