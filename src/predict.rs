@@ -255,6 +255,12 @@ impl<'a> Inference<'a> {
                 core = keep_end;
             }
         }
+        // Windows of similar length together: a letter's last window is short, and a batch
+        // pads every window to its longest.
+        let span_len = |&(li, start, _, keep_end): &(usize, usize, usize, usize)| {
+            (keep_end + margin).min(encoded[li].len()) - start
+        };
+        windows.sort_by_key(|w| std::cmp::Reverse(span_len(w)));
         let mut out: Vec<Vec<f32>> = encoded
             .iter()
             .map(|e| vec![0f32; e.len() * NUM_TAGS])

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use imr::annotation::{brat, EntitySpan, Label};
-use imr::letter::{self, Letter, PdfReader, Span};
+use imr::letter::{self, Letter, PdfReader, PdfSandbox, Span};
 use imr::tokenize::{bio_to_spans, spans_to_bio, LetterTokenizer};
 use proptest::prelude::*;
 
@@ -194,8 +194,20 @@ fn fuzz_regressions_stay_fixed() {
                         "fuzz.txt"
                     };
                     let p = Path::new(name);
-                    if let Ok((text, kind)) =
-                        letter::source::decode_letter_bytes(p, &data, &PdfReader::InProcess)
+                    // PDFs that hang or blow up the extractor are what the sandbox is for:
+                    // they are read the way the command line reads them, under its limits.
+                    let reader = if target == "letter_pdf" {
+                        PdfReader::Isolated(PdfSandbox {
+                            program: env!("CARGO_BIN_EXE_imr").into(),
+                            args: vec!["pdf-text".into()],
+                            timeout: std::time::Duration::from_secs(5),
+                            max_memory: 1 << 30,
+                            max_text_bytes: 1 << 24,
+                        })
+                    } else {
+                        PdfReader::InProcess
+                    };
+                    if let Ok((text, kind)) = letter::source::decode_letter_bytes(p, &data, &reader)
                     {
                         if let Ok(l) = letter::parse_letter(p, text, kind) {
                             check_well_formed(&l).unwrap();

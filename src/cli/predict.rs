@@ -66,7 +66,7 @@ enum Sink<W: Write> {
 }
 
 /// Letters read and predicted together; output keeps input order.
-const CHUNK: usize = 16;
+const CHUNK: usize = 32;
 
 pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
     let model_path = resolve_model(args.model.as_deref())?;
@@ -348,10 +348,25 @@ fn predict_chunk(
 ) -> Vec<LetterRecord> {
     let letters: Vec<Result<Letter, String>> = inputs.par_iter().map(|i| i.read(options)).collect();
     let ok: Vec<&Letter> = letters.iter().filter_map(|l| l.as_ref().ok()).collect();
-    // Two halves on the two cores: candle's elementwise kernels are single-threaded.
-    let half = ok.len().div_ceil(2).max(1);
-    let predictions: Vec<Result<Vec<LetterPrediction>, String>> = ok
-        .par_chunks(half)
+    // Two halves on the two cores (candle's element-wise kernels are single-threaded), split
+    // where half of the text is, so that neither core waits for the other.
+    let total: usize = ok.iter().map(|l| l.text.len()).sum();
+    let mut acc = 0;
+    let half = ok
+        .iter()
+        .position(|l| {
+            acc += l.text.len();
+            2 * acc >= total
+        })
+        .map_or(1, |i| i + 1)
+        .clamp(1, ok.len().max(1));
+    let parts: Vec<&[&Letter]> = if half < ok.len() {
+        vec![&ok[..half], &ok[half..]]
+    } else {
+        vec![&ok[..]]
+    };
+    let predictions: Vec<Result<Vec<LetterPrediction>, String>> = parts
+        .par_iter()
         .map(|part| {
             let inference = Inference {
                 decoding,
@@ -361,7 +376,7 @@ fn predict_chunk(
         })
         .collect();
     let mut flat = Vec::with_capacity(ok.len());
-    for (part, result) in ok.chunks(half).zip(predictions) {
+    for (part, result) in parts.iter().zip(predictions) {
         match result {
             Ok(ps) => flat.extend(ps.into_iter().map(Ok)),
             Err(e) => flat.extend(part.iter().map(|_| Err(e.clone()))),
