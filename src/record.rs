@@ -29,6 +29,9 @@ pub struct LetterRecord {
 /// One disputed item of a letter.
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemRecord {
+    /// Position of the item in its letter (0-based); kept when items are filtered.
+    #[serde(skip)]
+    pub index: usize,
     pub request: String,
     pub request_span: Span,
     pub statement_span: Span,
@@ -90,7 +93,9 @@ impl LetterRecord {
             items: letter
                 .items
                 .iter()
-                .map(|it| ItemRecord {
+                .enumerate()
+                .map(|(index, it)| ItemRecord {
+                    index,
                     request: it.request.text.clone(),
                     request_span: it.request.span,
                     statement_span: it.statement,

@@ -493,3 +493,53 @@ fn default_decoding_keeps_words_whole_and_edges_clean() {
         );
     }
 }
+
+#[test]
+fn predict_disagreements_keeps_only_contradicted_items() {
+    // The sample letter, and a copy whose second item states the opposite decision: only that
+    // item of that letter is worth a second look.
+    let sample = root().join("data/samples/CM17-0013716.txt");
+    let text = std::fs::read_to_string(&sample).unwrap();
+    let flipped = text.replacen(
+        "Pantoprazole 20mg #30: Upheld",
+        "Pantoprazole 20mg #30: Overturned",
+        1,
+    );
+    assert_ne!(flipped, text);
+    let dir = tempfile::tempdir().unwrap();
+    let edited = dir.path().join("flipped.txt");
+    std::fs::write(&edited, flipped).unwrap();
+    let out = imr_bin()
+        .args(["predict", "--disagreements"])
+        .arg(&sample)
+        .arg(&edited)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "only the edited letter");
+    assert!(lines[0]["file"].as_str().unwrap().ends_with("flipped.txt"));
+    let items = lines[0]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["request"], "Pantoprazole 20mg #30");
+    assert_eq!(items[0]["stated_decision"], "Overturned");
+    assert_eq!(items[0]["predicted_decision"], "Upheld");
+    assert_eq!(items[0]["agrees"], false);
+    // In CSV the row keeps the item's number in its letter.
+    let out = imr_bin()
+        .args(["predict", "--disagreements", "--format", "csv"])
+        .arg(&sample)
+        .arg(&edited)
+        .output()
+        .unwrap();
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(
+        rows[1].contains(",2,Pantoprazole 20mg #30,Overturned,Upheld,"),
+        "{csv}"
+    );
+}

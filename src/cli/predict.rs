@@ -49,6 +49,10 @@ pub struct PredictArgs {
     /// the next is read.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Audit: keep only the items whose predicted decision contradicts the letter's stated
+    /// decision (letters worth a second look); letters without such an item are left out.
+    #[arg(long)]
+    disagreements: bool,
     /// `files`: FILES are letters (`.txt`, `.pdf`, directories). `jsonl`: FILES are JSONL
     /// files (`-` for stdin), one letter per line as `{"file": NAME, "text": TEXT}`, read as
     /// they come: `imr predict --input-format jsonl -` is a filter for a pipeline stage.
@@ -136,10 +140,21 @@ pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
             break;
         }
         let records = predict_chunk(&model, chunk, &options, args.decode);
-        for r in &records {
+        for mut r in records {
             failed += usize::from(r.error.is_some());
+            if args.disagreements && r.error.is_none() {
+                // Only the items whose prediction contradicts the letter's stated decision.
+                r.items.retain(|i| {
+                    i.prediction
+                        .as_ref()
+                        .is_some_and(|p| p.agrees == Some(false))
+                });
+                if r.items.is_empty() {
+                    continue;
+                }
+            }
             match &mut sink {
-                Sink::Csv(w) => write_csv_rows(w, r)?,
+                Sink::Csv(w) => write_csv_rows(w, &r)?,
                 Sink::Jsonl(out) => emit(out, &r.to_line())?,
             }
         }
@@ -472,7 +487,8 @@ fn write_csv_rows<W: Write>(w: &mut csv::Writer<W>, r: &LetterRecord) -> anyhow:
         w.write_record(&row)?;
         return Ok(());
     }
-    for (i, item) in r.items.iter().enumerate() {
+    for item in &r.items {
+        let i = item.index;
         let p = item.prediction.as_ref();
         w.write_record([
             r.file.clone(),
