@@ -543,3 +543,28 @@ fn predict_disagreements_keeps_only_contradicted_items() {
         "{csv}"
     );
 }
+
+#[test]
+fn eval_markdown_has_the_json_figures_as_tables() {
+    let run = |format: &str| {
+        let out = imr_bin()
+            .args(["eval", "--format", format, "--data"])
+            .arg(root().join("data/seeds"))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let md = run("markdown");
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    assert!(md.contains("| entity | strict P |"), "{md}");
+    assert!(md.contains("| decisions (13 items) | model | majority baseline |"));
+    assert!(md.contains("| stated \\ predicted | Upheld | Overturned |"));
+    let micro = json["entities"]["strict"]["micro"]["f1"].as_f64().unwrap();
+    let macro_f1 = json["decisions"]["macro_f1"].as_f64().unwrap();
+    assert!(md.contains(&format!("{micro:.3}")), "{md}");
+    assert!(
+        md.contains(&format!("| macro-F1 | {macro_f1:.3} |")),
+        "{md}"
+    );
+}

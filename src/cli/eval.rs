@@ -19,6 +19,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub enum EvalFormat {
     Text,
     Json,
+    /// The summary as Markdown tables, to paste into an issue or a README.
+    Markdown,
 }
 
 #[derive(Debug, Args)]
@@ -70,6 +72,7 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
     match args.format {
         EvalFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
         EvalFormat::Text => write!(out, "{}", text_report(&report))?,
+        EvalFormat::Markdown => write!(out, "{}", markdown_report(&report))?,
     }
     Ok(Outcome::AllGood)
 }
@@ -119,6 +122,7 @@ fn run_cv(args: &EvalArgs, k: usize) -> anyhow::Result<Outcome> {
     match args.format {
         EvalFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
         EvalFormat::Text => write!(out, "{}", cv_text(&report))?,
+        EvalFormat::Markdown => write!(out, "{}", cv_markdown(&report))?,
     }
     Ok(Outcome::AllGood)
 }
@@ -220,5 +224,105 @@ pub fn text_report(r: &EvalReport) -> String {
     let _ = writeln!(s, "  confusion (stated -> predicted): Upheld->Upheld {}, Upheld->Overturned {}, Overturned->Upheld {}, Overturned->Overturned {}",
         d.confusion["Upheld"]["Upheld"], d.confusion["Upheld"]["Overturned"],
         d.confusion["Overturned"]["Upheld"], d.confusion["Overturned"]["Overturned"]);
+    s
+}
+
+/// The report as Markdown: entity and decision tables.
+pub fn markdown_report(r: &EvalReport) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} letters; {} disputed items found of {} expected.\n",
+        r.letters, r.items.found, r.items.expected
+    );
+    let _ = writeln!(
+        s,
+        "| entity | strict P | strict R | strict F1 | lenient P | lenient R | lenient F1 | support |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    let rows = r
+        .entities
+        .strict
+        .per_label
+        .iter()
+        .map(|(l, st)| (l.as_str(), st, &r.entities.lenient.per_label[l]))
+        .chain(std::iter::once((
+            "**micro**",
+            &r.entities.strict.micro,
+            &r.entities.lenient.micro,
+        )));
+    for (label, st, le) in rows {
+        let _ = writeln!(
+            s,
+            "| {label} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
+            st.precision, st.recall, st.f1, le.precision, le.recall, le.f1, st.support
+        );
+    }
+    let d = &r.decisions.model;
+    let b = &r.decisions.majority_baseline;
+    let auc = |a: Option<f64>| a.map_or("n/a".to_string(), |a| format!("{a:.3}"));
+    let _ = writeln!(
+        s,
+        "\n| decisions ({} items) | model | majority baseline |\n|---|---:|---:|",
+        d.n
+    );
+    let _ = writeln!(s, "| accuracy | {:.3} | {:.3} |", d.accuracy, b.accuracy);
+    let _ = writeln!(s, "| macro-F1 | {:.3} | {:.3} |", d.macro_f1, b.macro_f1);
+    for c in ["Upheld", "Overturned"] {
+        let (m, x) = (&d.per_class[c], &b.per_class[c]);
+        let _ = writeln!(
+            s,
+            "| {c} P / R / F1 | {:.3} / {:.3} / {:.3} | {:.3} / {:.3} / {:.3} |",
+            m.precision, m.recall, m.f1, x.precision, x.recall, x.f1
+        );
+    }
+    let _ = writeln!(s, "| ROC-AUC | {} | {} |", auc(d.roc_auc), auc(b.roc_auc));
+    let _ = writeln!(s, "| Brier | {:.4} | {:.4} |", d.brier, b.brier);
+    let _ = writeln!(
+        s,
+        "\n| stated \\ predicted | Upheld | Overturned |\n|---|---:|---:|"
+    );
+    for c in ["Upheld", "Overturned"] {
+        let _ = writeln!(
+            s,
+            "| {c} | {} | {} |",
+            d.confusion[c]["Upheld"], d.confusion[c]["Overturned"]
+        );
+    }
+    s
+}
+
+/// Cross-validation as Markdown: mean ± std per figure, the decodings, then the pooled report.
+pub fn cv_markdown(r: &CvReport) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}-fold cross-validation over {} letters (seed {}).\n\n| figure | mean | std |\n|---|---:|---:|",
+        r.k, r.letters, r.seed
+    );
+    for (key, mean) in &r.mean {
+        let _ = writeln!(s, "| {key} | {mean:.3} | {:.3} |", r.std[key]);
+    }
+    let _ = writeln!(
+        s,
+        "\n| entity decoding | strict micro-F1 | lenient micro-F1 |\n|---|---:|---:|"
+    );
+    for (name, d) in &r.decodings {
+        let _ = writeln!(
+            s,
+            "| {name} | {:.3} ± {:.3} | {:.3} ± {:.3} |",
+            d.strict_micro_f1.mean,
+            d.strict_micro_f1.std,
+            d.lenient_micro_f1.mean,
+            d.lenient_micro_f1.std
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nPooled out-of-fold predictions:\n\n{}",
+        markdown_report(&r.pooled)
+    );
     s
 }
