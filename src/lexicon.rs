@@ -215,6 +215,17 @@ impl Lexicon {
         Ok(lex)
     }
 
+    /// A lexicon from phrases given directly (for tests and small tools).
+    pub fn from_entries<'a>(
+        drugs: impl IntoIterator<Item = &'a str>,
+        diagnoses: impl IntoIterator<Item = &'a str>,
+    ) -> Lexicon {
+        Lexicon {
+            drugs: drugs.into_iter().filter_map(key).collect(),
+            diagnoses: diagnoses.into_iter().filter_map(key).collect(),
+        }
+    }
+
     pub fn len(&self) -> (usize, usize) {
         (self.drugs.len(), self.diagnoses.len())
     }

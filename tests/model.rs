@@ -568,3 +568,39 @@ fn eval_markdown_has_the_json_figures_as_tables() {
         "{md}"
     );
 }
+
+#[test]
+fn cross_validation_scores_baselines_and_masked_verdicts_on_the_same_folds() {
+    let letters = all_letters();
+    let (pos, neg): (Vec<_>, Vec<_>) = letters.iter().cloned().partition(train::has_overturned);
+    let some: Vec<LabelledLetter> = pos[..4].iter().chain(&neg[..8]).cloned().collect();
+    let r = imr::eval::cv::cross_validate(
+        &tiny_config(5, 1),
+        &some,
+        2,
+        &lexicon(),
+        true,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(r.folds.len(), 2);
+    let names: Vec<&str> = r.comparisons.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "baseline",
+            "baseline_masked_conclusion",
+            "model_masked_conclusion"
+        ]
+    );
+    let items: usize = some.iter().map(|l| l.letter.items.len()).sum();
+    for (name, c) in &r.comparisons {
+        assert_eq!(c.folds.len(), 2, "{name}");
+        assert_eq!(c.pooled.letters, some.len(), "{name}");
+        assert_eq!(c.pooled.decisions.model.n, items, "{name}");
+        assert!(c.mean.contains_key("decisions.macro_f1"), "{name}");
+    }
+    // The dictionary tagger finds drugs by name: far from nothing on real letters.
+    let base = &r.comparisons["baseline"].pooled.entities.strict.per_label["DRUG"];
+    assert!(base.f1 > 0.3, "{base:?}");
+}

@@ -14,6 +14,7 @@ use crate::lexicon::Lexicon;
 use crate::predict::{Decoding, Inference};
 use crate::train::{Progress, TrainConfig};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum EvalFormat {
@@ -36,6 +37,11 @@ pub struct EvalArgs {
     /// Entity decoding (see `imr predict --help`). With --cv every decoding is reported.
     #[arg(long, value_enum, default_value_t = Decoding::default())]
     decode: Decoding,
+    /// Also score decisions with every rationale's concluding verdict sentences blanked out
+    /// (those saying the request is or is not medically necessary, or opening with `Yes,` /
+    /// `No,`): does the classifier read the reasoning, or only the verdict?
+    #[arg(long)]
+    mask_conclusion: bool,
     /// Cross-validate instead: train and evaluate K folds of --data (split by letter,
     /// stratified on having an Overturned item) with the default training settings.
     #[arg(long, value_name = "K")]
@@ -67,7 +73,20 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
         decoding: args.decode,
         ..model.inference()
     };
-    let (report, _) = eval::evaluate(&inference, &letters)?;
+    let (mut report, _) = eval::evaluate(&inference, &letters)?;
+    if args.mask_conclusion {
+        let masked: Vec<crate::corpus::LabelledLetter> = letters
+            .iter()
+            .map(|l| {
+                Ok(crate::corpus::LabelledLetter {
+                    letter: crate::eval::baselines::mask_conclusions(&l.letter)?.0,
+                    entities: l.entities.clone(),
+                })
+            })
+            .collect::<crate::Result<_>>()?;
+        let (m, _) = eval::evaluate(&inference, &masked)?;
+        report.masked_conclusion = Some(m.decisions.model);
+    }
     let mut out = std::io::stdout().lock();
     match args.format {
         EvalFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
@@ -99,20 +118,27 @@ fn run_cv(args: &EvalArgs, k: usize) -> anyhow::Result<Outcome> {
             .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
-    let report = cross_validate(&cfg, &letters, k, &lexicon, &mut |fold, p| match p {
-        Progress::Start {
-            steps_per_epoch, ..
-        } => {
-            bar.set_length(steps_per_epoch as u64);
-            bar.set_position(0);
-            bar.set_prefix(format!("fold {}/{k} epoch 1", fold + 1));
-        }
-        Progress::Step => bar.inc(1),
-        Progress::Epoch(e) => {
-            bar.set_position(0);
-            bar.set_prefix(format!("fold {}/{k} epoch {}", fold + 1, e.epoch + 1));
-        }
-    })?;
+    let report = cross_validate(
+        &cfg,
+        &letters,
+        k,
+        &lexicon,
+        args.mask_conclusion,
+        &mut |fold, p| match p {
+            Progress::Start {
+                steps_per_epoch, ..
+            } => {
+                bar.set_length(steps_per_epoch as u64);
+                bar.set_position(0);
+                bar.set_prefix(format!("fold {}/{k} epoch 1", fold + 1));
+            }
+            Progress::Step => bar.inc(1),
+            Progress::Epoch(e) => {
+                bar.set_position(0);
+                bar.set_prefix(format!("fold {}/{k} epoch {}", fold + 1, e.epoch + 1));
+            }
+        },
+    )?;
     bar.finish_and_clear();
     eprintln!(
         "imr eval: {k}-fold cross-validation took {:.0}s",
@@ -154,6 +180,19 @@ pub fn cv_text(r: &CvReport) -> String {
             d.lenient_micro_f1.mean,
             d.lenient_micro_f1.std
         );
+    }
+    let (columns, rows) = comparison_rows(r);
+    let _ = write!(s, "\non the same folds (mean ± std):\n{:<28}", "");
+    for c in &columns {
+        let _ = write!(s, " {c:>28}");
+    }
+    let _ = writeln!(s);
+    for (label, cells) in rows {
+        let _ = write!(s, "{label:<28}");
+        for c in cells {
+            let _ = write!(s, " {c:>28}");
+        }
+        let _ = writeln!(s);
     }
     let _ = writeln!(
         s,
@@ -224,7 +263,66 @@ pub fn text_report(r: &EvalReport) -> String {
     let _ = writeln!(s, "  confusion (stated -> predicted): Upheld->Upheld {}, Upheld->Overturned {}, Overturned->Upheld {}, Overturned->Overturned {}",
         d.confusion["Upheld"]["Upheld"], d.confusion["Upheld"]["Overturned"],
         d.confusion["Overturned"]["Upheld"], d.confusion["Overturned"]["Overturned"]);
+    if let Some(m) = &r.masked_conclusion {
+        let _ = writeln!(
+            s,
+            "  verdict sentences masked: accuracy {:.3}, macro-F1 {:.3}, Overturned recall {:.3}, ROC-AUC {}",
+            m.accuracy,
+            m.macro_f1,
+            m.per_class["Overturned"].recall,
+            m.roc_auc.map_or("n/a".to_string(), |a| format!("{a:.3}"))
+        );
+    }
     s
+}
+
+/// Key figures of the model beside the comparisons run on the same folds.
+fn comparison_rows(r: &CvReport) -> (Vec<String>, Vec<(String, Vec<String>)>) {
+    let keys = [
+        ("entities.strict.micro.f1", "entities strict micro-F1"),
+        ("entities.lenient.micro.f1", "entities lenient micro-F1"),
+        ("entities.strict.DRUG.f1", "DRUG strict F1"),
+        ("entities.strict.DOSE.f1", "DOSE strict F1"),
+        ("entities.strict.QUANTITY.f1", "QUANTITY strict F1"),
+        (
+            "entities.strict.GUIDELINE_PAGE.f1",
+            "GUIDELINE_PAGE strict F1",
+        ),
+        ("entities.strict.DIAGNOSIS.f1", "DIAGNOSIS strict F1"),
+        ("entities.lenient.DIAGNOSIS.f1", "DIAGNOSIS lenient F1"),
+        ("decisions.accuracy", "decision accuracy"),
+        ("decisions.macro_f1", "decision macro-F1"),
+        ("decisions.Overturned.recall", "Overturned recall"),
+        ("decisions.roc_auc", "decision ROC-AUC"),
+    ];
+    let mut columns = vec!["model".to_string()];
+    type Figures<'a> = (&'a BTreeMap<String, f64>, &'a BTreeMap<String, f64>);
+    let mut sources: Vec<Figures> = vec![(&r.mean, &r.std)];
+    for (name, c) in &r.comparisons {
+        columns.push(name.replace('_', " "));
+        sources.push((&c.mean, &c.std));
+    }
+    let masked = |name: &str| name.contains("masked");
+    let rows = keys
+        .iter()
+        .map(|(key, label)| {
+            let cells = std::iter::once("model")
+                .chain(r.comparisons.keys().map(String::as_str))
+                .zip(&sources)
+                .map(|(name, (mean, std))| {
+                    // Masking changes only decisions: entity cells stay empty there.
+                    if masked(name) && key.starts_with("entities") {
+                        return String::new();
+                    }
+                    mean.get(*key).map_or(String::new(), |m| {
+                        format!("{m:.3} ± {:.3}", std.get(*key).copied().unwrap_or(0.0))
+                    })
+                })
+                .collect();
+            (label.to_string(), cells)
+        })
+        .collect();
+    (columns, rows)
 }
 
 /// The report as Markdown: entity and decision tables.
@@ -290,6 +388,16 @@ pub fn markdown_report(r: &EvalReport) -> String {
             d.confusion[c]["Upheld"], d.confusion[c]["Overturned"]
         );
     }
+    if let Some(m) = &r.masked_conclusion {
+        let _ = writeln!(
+            s,
+            "\n| verdict sentences masked | model |\n|---|---:|\n| accuracy | {:.3} |\n| macro-F1 | {:.3} |\n| Overturned recall | {:.3} |\n| ROC-AUC | {} |",
+            m.accuracy,
+            m.macro_f1,
+            m.per_class["Overturned"].recall,
+            auc(m.roc_auc)
+        );
+    }
     s
 }
 
@@ -318,6 +426,16 @@ pub fn cv_markdown(r: &CvReport) -> String {
             d.lenient_micro_f1.mean,
             d.lenient_micro_f1.std
         );
+    }
+    let (columns, rows) = comparison_rows(r);
+    let _ = writeln!(
+        s,
+        "\n| on the same folds (mean ± std) | {} |\n|---|{}",
+        columns.join(" | "),
+        "---:|".repeat(columns.len())
+    );
+    for (label, cells) in rows {
+        let _ = writeln!(s, "| {label} | {} |", cells.join(" | "));
     }
     let _ = writeln!(
         s,

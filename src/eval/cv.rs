@@ -10,6 +10,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use super::baselines::{dictionary_entities, mask_conclusions, rationale_examples, BowLogReg};
 use super::{report, EntityReport, EvalReport, Scored};
 use crate::corpus::LabelledLetter;
 use crate::error::Result;
@@ -50,6 +51,96 @@ pub struct CvReport {
     /// The entity figures under each decoding (`imr predict --decode`), on the same models:
     /// the report above uses the default decoding.
     pub decodings: BTreeMap<String, DecodingFigures>,
+    /// On the same folds: `baseline` (dictionary tagger for entities, bag-of-words logistic
+    /// regression trained on the fold's training letters for decisions); with
+    /// `--mask-conclusion` also `model_masked_conclusion` and `baseline_masked_conclusion`
+    /// (decisions with every rationale's verdict sentences blanked out).
+    pub comparisons: BTreeMap<String, Comparison>,
+}
+
+/// Another predictor (or input) scored on the same folds as the model.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub mean: BTreeMap<String, f64>,
+    pub std: BTreeMap<String, f64>,
+    pub pooled: EvalReport,
+    pub folds: Vec<EvalReport>,
+}
+
+/// Out-of-fold predictions gathered fold by fold.
+#[derive(Default, Clone)]
+struct Pool {
+    predictions: Vec<(usize, LetterPrediction)>,
+    folds: Vec<EvalReport>,
+}
+
+impl Pool {
+    fn add(&mut self, test_idx: &[usize], test: &[LabelledLetter], preds: Vec<LetterPrediction>) {
+        let scored: Vec<Scored> = test
+            .iter()
+            .zip(preds.iter().cloned())
+            .map(|(letter, prediction)| Scored { letter, prediction })
+            .collect();
+        self.folds.push(report(&scored));
+        self.predictions.extend(test_idx.iter().copied().zip(preds));
+    }
+
+    fn finish(mut self, letters: &[LabelledLetter]) -> Comparison {
+        self.predictions.sort_by_key(|p| p.0);
+        let scored: Vec<Scored> = self
+            .predictions
+            .into_iter()
+            .map(|(i, prediction)| Scored {
+                letter: &letters[i],
+                prediction,
+            })
+            .collect();
+        let (mean, std) = mean_std(&self.folds);
+        Comparison {
+            mean,
+            std,
+            pooled: report(&scored),
+            folds: self.folds,
+        }
+    }
+}
+
+/// Mean and std over folds of every flattened figure.
+fn mean_std(reports: &[EvalReport]) -> (BTreeMap<String, f64>, BTreeMap<String, f64>) {
+    let flat: Vec<BTreeMap<String, f64>> = reports.iter().map(flatten).collect();
+    let mut mean = BTreeMap::new();
+    let mut std = BTreeMap::new();
+    let keys: std::collections::BTreeSet<&String> = flat.iter().flat_map(|m| m.keys()).collect();
+    for key in keys {
+        let vals: Vec<f64> = flat.iter().filter_map(|m| m.get(key).copied()).collect();
+        let m = MeanStd::of(&vals);
+        mean.insert(key.clone(), m.mean);
+        std.insert(key.clone(), m.std);
+    }
+    (mean, std)
+}
+
+/// Baseline predictions for letters: dictionary entities and bag-of-words P(Overturned).
+fn baseline_predictions(
+    letters: &[&crate::Letter],
+    bow: &BowLogReg,
+    lexicon: &Lexicon,
+) -> Vec<LetterPrediction> {
+    letters
+        .iter()
+        .map(|l| LetterPrediction {
+            entities: dictionary_entities(l, lexicon)
+                .into_iter()
+                .map(|e| (e, 1.0))
+                .collect(),
+            decision_logits: Vec::new(),
+            p_overturned: l
+                .items
+                .iter()
+                .map(|it| bow.probability(l.slice(it.rationale)) as f32)
+                .collect(),
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -124,6 +215,7 @@ pub fn cross_validate(
     letters: &[LabelledLetter],
     k: usize,
     lexicon: &Lexicon,
+    mask_conclusion: bool,
     progress: &mut dyn FnMut(usize, Progress),
 ) -> Result<CvReport> {
     let fold_of = assign_folds(letters, k, cfg.seed);
@@ -131,6 +223,8 @@ pub fn cross_validate(
     // Per decoding: the out-of-fold predictions by letter index, and each fold's report.
     type OutOfFold = (Vec<(usize, LetterPrediction)>, Vec<EvalReport>);
     let mut by_decoding: Vec<OutOfFold> = vec![Default::default(); Decoding::ALL.len()];
+    let (mut baseline, mut model_masked, mut baseline_masked) =
+        (Pool::default(), Pool::default(), Pool::default());
     for f in 0..k {
         let train_part: Vec<LabelledLetter> = letters
             .iter()
@@ -140,6 +234,7 @@ pub fn cross_validate(
             .collect();
         let test_idx: Vec<usize> = (0..letters.len()).filter(|&i| fold_of[i] == f).collect();
         let test: Vec<LabelledLetter> = test_idx.iter().map(|&i| letters[i].clone()).collect();
+        let bow = BowLogReg::train(&rationale_examples(&train_part));
         let (tr, dev) = train::split_dev(train_part, 0.15, cfg.seed.wrapping_add(f as u64));
         let trained = train::train(cfg, &tr, &dev, lexicon.clone(), &mut |p| progress(f, p))?;
         for (d, (pooled, fold_reports)) in Decoding::ALL.into_iter().zip(&mut by_decoding) {
@@ -156,6 +251,33 @@ pub fn cross_validate(
             }
             fold_reports.push(r);
         }
+        let plain: Vec<&crate::Letter> = test.iter().map(|l| &l.letter).collect();
+        baseline.add(
+            &test_idx,
+            &test,
+            baseline_predictions(&plain, &bow, lexicon),
+        );
+        if mask_conclusion {
+            let masked: Vec<crate::Letter> = test
+                .iter()
+                .map(|l| mask_conclusions(&l.letter).map(|m| m.0))
+                .collect::<Result<_>>()?;
+            let refs: Vec<&crate::Letter> = masked.iter().collect();
+            model_masked.add(&test_idx, &test, trained.inference().predict(&refs)?);
+            baseline_masked.add(&test_idx, &test, baseline_predictions(&refs, &bow, lexicon));
+        }
+    }
+    let mut comparisons = BTreeMap::new();
+    comparisons.insert("baseline".to_string(), baseline.finish(letters));
+    if mask_conclusion {
+        comparisons.insert(
+            "model_masked_conclusion".to_string(),
+            model_masked.finish(letters),
+        );
+        comparisons.insert(
+            "baseline_masked_conclusion".to_string(),
+            baseline_masked.finish(letters),
+        );
     }
     let mut decodings = BTreeMap::new();
     let mut pooled_report = None;
@@ -184,16 +306,7 @@ pub fn cross_validate(
             pooled_report = Some(r);
         }
     }
-    let flat: Vec<BTreeMap<String, f64>> = reports.iter().map(flatten).collect();
-    let mut mean = BTreeMap::new();
-    let mut std = BTreeMap::new();
-    let keys: std::collections::BTreeSet<&String> = flat.iter().flat_map(|m| m.keys()).collect();
-    for key in keys {
-        let vals: Vec<f64> = flat.iter().filter_map(|m| m.get(key).copied()).collect();
-        let m = MeanStd::of(&vals);
-        mean.insert(key.clone(), m.mean);
-        std.insert(key.clone(), m.std);
-    }
+    let (mean, std) = mean_std(&reports);
     Ok(CvReport {
         k,
         seed: cfg.seed,
@@ -203,5 +316,6 @@ pub fn cross_validate(
         pooled: pooled_report.expect("the default decoding is among them"),
         folds: reports,
         decodings,
+        comparisons,
     })
 }

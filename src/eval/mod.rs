@@ -1,6 +1,7 @@
 //! Evaluation: a model run on labelled letters, scored against their gold entities and stated
 //! decisions, beside the majority-class baseline.
 
+pub mod baselines;
 pub mod cv;
 pub mod metrics;
 
@@ -42,6 +43,9 @@ pub struct EvalReport {
     pub items: ItemCounts,
     pub entities: EntityReport,
     pub decisions: DecisionReport,
+    /// Decisions with the rationales' verdict sentences blanked out (`--mask-conclusion`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masked_conclusion: Option<DecisionScores>,
 }
 
 /// One letter's gold and prediction, kept for error listings.
@@ -101,5 +105,6 @@ pub fn report(scored: &[Scored]) -> EvalReport {
             model: decision_scores(&pairs),
             majority_baseline: decision_scores(&baseline),
         },
+        masked_conclusion: None,
     }
 }
