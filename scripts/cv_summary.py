@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""Summarises an `imr eval --cv --format json` report (reports/cv.json) as plain text."""
+import json
+import sys
+
+r = json.load(open(sys.argv[1] if len(sys.argv) > 1 else "reports/cv.json"))
+print(f"{r['k']}-fold cross-validation, {r['letters']} letters, seed {r['seed']}\n")
+for k, v in r["mean"].items():
+    print(f"{k:<44} {v:.3f} +/- {r['std'][k]:.3f}")
+print("\nentity decoding (same models): strict / lenient micro-F1, mean +/- std over folds")
+for name, d in r["decodings"].items():
+    s, l = d["strict_micro_f1"], d["lenient_micro_f1"]
+    print(f"  {name:<12} {s['mean']:.3f} +/- {s['std']:.3f}   {l['mean']:.3f} +/- {l['std']:.3f}")
+keys = ["entities.strict.micro.f1", "entities.lenient.micro.f1", "entities.strict.DRUG.f1",
+        "entities.strict.DOSE.f1", "entities.strict.QUANTITY.f1",
+        "entities.strict.GUIDELINE_PAGE.f1", "entities.strict.DIAGNOSIS.f1",
+        "entities.lenient.DIAGNOSIS.f1", "decisions.accuracy", "decisions.macro_f1",
+        "decisions.Overturned.recall", "decisions.roc_auc"]
+cols = [("model", r)] + list(r.get("comparisons", {}).items())
+print("\non the same folds, mean +/- std:")
+print(f"  {'':<36}" + "".join(f"{name:>30}" for name, _ in cols))
+for k in keys:
+    cells = []
+    for name, c in cols:
+        if "masked" in name and k.startswith("entities"):
+            cells.append("")
+        elif k in c["mean"]:
+            cells.append(f"{c['mean'][k]:.3f} +/- {c['std'][k]:.3f}")
+        else:
+            cells.append("")
+    print(f"  {k:<36}" + "".join(f"{x:>30}" for x in cells))
