@@ -604,3 +604,132 @@ fn cross_validation_scores_baselines_and_masked_verdicts_on_the_same_folds() {
     let base = &r.comparisons["baseline"].pooled.entities.strict.per_label["DRUG"];
     assert!(base.f1 > 0.3, "{base:?}");
 }
+
+/// A page that needs nothing but itself: no stylesheet, script, image or font from elsewhere.
+fn assert_self_contained(page: &str) {
+    for bad in [
+        "<link",
+        "<script src",
+        "<img",
+        "<iframe",
+        "@import",
+        "url(",
+        "src=\"http",
+        "href=\"http",
+    ] {
+        assert!(!page.contains(bad), "the page references {bad:?}");
+    }
+    // The only URL in an attribute is the SVG namespace, which is a name, not a fetch (letter
+    // text quoted in the error tables may mention web addresses; that is content).
+    let urls = page.matches("=\"http").count();
+    let namespaces = page.matches("xmlns=\"http://www.w3.org/2000/svg\"").count();
+    assert_eq!(urls, namespaces, "a URL attribute other than the SVG namespace");
+}
+
+#[test]
+fn eval_report_is_one_self_contained_page_with_every_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let page_path = dir.path().join("r.html");
+    let out = imr_bin()
+        .args(["eval", "--mask-conclusion", "--data"])
+        .arg(root().join("data/seeds"))
+        .arg("--report")
+        .arg(&page_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(&page_path).unwrap();
+    assert_self_contained(&page);
+    for id in [
+        "summary",
+        "charts",
+        "decision-errors",
+        "entity-errors",
+        "label-filter",
+    ] {
+        assert!(
+            page.contains(&format!("id=\"{id}\"")),
+            "section {id} missing"
+        );
+    }
+    for chart in [
+        "Entity F1 per label",
+        "Decisions: stated (rows) vs predicted (columns)",
+        "ROC (positive: Overturned)",
+        "Precision-recall for Overturned",
+        "Reliability (Brier",
+    ] {
+        assert!(page.contains(chart), "chart {chart:?} missing");
+    }
+    assert_eq!(page.matches("<svg").count(), 5);
+    assert!(page.contains("verdict sentences masked"));
+    // Every strict entity error is listed: rows = FP + FN of the JSON report.
+    let json = imr_bin()
+        .args(["eval", "--format", "json", "--data"])
+        .arg(root().join("data/seeds"))
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let micro = &r["entities"]["strict"]["micro"];
+    let (support, predicted) = (
+        micro["support"].as_u64().unwrap() as f64,
+        micro["predicted"].as_u64().unwrap() as f64,
+    );
+    let tp = micro["recall"].as_f64().unwrap() * support;
+    let errors = (support - tp) + (predicted - tp);
+    let rows = page.matches("<tr data-label=").count();
+    assert_eq!(rows, errors.round() as usize);
+}
+
+#[test]
+fn cross_validation_report_shows_folds_baselines_and_decodings() {
+    let letters = all_letters();
+    let (pos, neg): (Vec<_>, Vec<_>) = letters.iter().cloned().partition(train::has_overturned);
+    let some: Vec<LabelledLetter> = pos[..2].iter().chain(&neg[..4]).cloned().collect();
+    let cv = imr::eval::cv::cross_validate(
+        &tiny_config(6, 1),
+        &some,
+        2,
+        &lexicon(),
+        true,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let scored: Vec<imr::eval::Scored> = some
+        .iter()
+        .zip(cv.pooled_predictions.iter().cloned())
+        .map(|(letter, prediction)| imr::eval::Scored { letter, prediction })
+        .collect();
+    let page = imr::eval::report::html("cv", &cv.pooled, Some(&cv), &scored).unwrap();
+    assert_self_contained(&page);
+    for id in [
+        "summary",
+        "cv",
+        "baselines",
+        "charts",
+        "decision-errors",
+        "entity-errors",
+    ] {
+        assert!(
+            page.contains(&format!("id=\"{id}\"")),
+            "section {id} missing"
+        );
+    }
+    for col in [
+        "baseline",
+        "model masked conclusion",
+        "baseline masked conclusion",
+    ] {
+        assert!(
+            page.contains(&format!("<th>{col}</th>")),
+            "{col} column missing"
+        );
+    }
+    for decoding in ["bio", "whole-words", "edges", "full"] {
+        assert!(page.contains(&format!("<td>{decoding}</td>")));
+    }
+}

@@ -37,6 +37,9 @@ pub struct EvalArgs {
     /// Entity decoding (see `imr predict --help`). With --cv every decoding is reported.
     #[arg(long, value_enum, default_value_t = Decoding::default())]
     decode: Decoding,
+    /// Also write the report as one self-contained HTML page (tables, charts, every error).
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
     /// Also score decisions with every rationale's concluding verdict sentences blanked out
     /// (those saying the request is or is not medically necessary, or opening with `Yes,` /
     /// `No,`): does the classifier read the reasoning, or only the verdict?
@@ -73,7 +76,7 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
         decoding: args.decode,
         ..model.inference()
     };
-    let (mut report, _) = eval::evaluate(&inference, &letters)?;
+    let (mut report, scored) = eval::evaluate(&inference, &letters)?;
     if args.mask_conclusion {
         let masked: Vec<crate::corpus::LabelledLetter> = letters
             .iter()
@@ -86,6 +89,10 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
             .collect::<crate::Result<_>>()?;
         let (m, _) = eval::evaluate(&inference, &masked)?;
         report.masked_conclusion = Some(m.decisions.model);
+    }
+    if let Some(path) = &args.report {
+        let title = format!("imr accuracy report: {}", model_path.display());
+        write_report(path, &title, &report, None, &scored)?;
     }
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -140,6 +147,15 @@ fn run_cv(args: &EvalArgs, k: usize) -> anyhow::Result<Outcome> {
         },
     )?;
     bar.finish_and_clear();
+    if let Some(path) = &args.report {
+        let scored: Vec<eval::Scored> = letters
+            .iter()
+            .zip(report.pooled_predictions.iter().cloned())
+            .map(|(letter, prediction)| eval::Scored { letter, prediction })
+            .collect();
+        let title = format!("imr accuracy report: {k}-fold cross-validation");
+        write_report(path, &title, &report.pooled, Some(&report), &scored)?;
+    }
     eprintln!(
         "imr eval: {k}-fold cross-validation took {:.0}s",
         started.elapsed().as_secs_f64()
@@ -151,6 +167,20 @@ fn run_cv(args: &EvalArgs, k: usize) -> anyhow::Result<Outcome> {
         EvalFormat::Markdown => write!(out, "{}", cv_markdown(&report))?,
     }
     Ok(Outcome::AllGood)
+}
+
+fn write_report(
+    path: &std::path::Path,
+    title: &str,
+    report: &EvalReport,
+    cv: Option<&CvReport>,
+    scored: &[eval::Scored],
+) -> anyhow::Result<()> {
+    let page = eval::report::html(title, report, cv, scored)
+        .map_err(|e| anyhow::anyhow!("drawing the report: {e}"))?;
+    std::fs::write(path, page).with_context(|| format!("{}: cannot write", path.display()))?;
+    eprintln!("imr eval: report written to {}", path.display());
+    Ok(())
 }
 
 /// Mean ± std over folds, then the pooled report.

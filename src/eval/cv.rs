@@ -56,6 +56,9 @@ pub struct CvReport {
     /// `--mask-conclusion` also `model_masked_conclusion` and `baseline_masked_conclusion`
     /// (decisions with every rationale's verdict sentences blanked out).
     pub comparisons: BTreeMap<String, Comparison>,
+    /// The out-of-fold prediction of every letter, in input order (for the HTML report).
+    #[serde(skip)]
+    pub pooled_predictions: Vec<LetterPrediction>,
 }
 
 /// Another predictor (or input) scored on the same folds as the model.
@@ -281,6 +284,7 @@ pub fn cross_validate(
     }
     let mut decodings = BTreeMap::new();
     let mut pooled_report = None;
+    let mut pooled_predictions = Vec::new();
     for (d, (mut pooled, fold_reports)) in Decoding::ALL.into_iter().zip(by_decoding) {
         pooled.sort_by_key(|p| p.0);
         let scored: Vec<Scored> = pooled
@@ -304,6 +308,7 @@ pub fn cross_validate(
         );
         if d == Decoding::default() {
             pooled_report = Some(r);
+            pooled_predictions = scored.into_iter().map(|s| s.prediction).collect();
         }
     }
     let (mean, std) = mean_std(&reports);
@@ -317,5 +322,6 @@ pub fn cross_validate(
         folds: reports,
         decodings,
         comparisons,
+        pooled_predictions,
     })
 }

@@ -4,6 +4,7 @@
 pub mod baselines;
 pub mod cv;
 pub mod metrics;
+pub mod report;
 
 use serde::Serialize;
 
