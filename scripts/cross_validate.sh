@@ -2,11 +2,11 @@
 # The k-fold figures in README.md: 5 folds over all labelled letters in data/, seed 13, with the
 # baselines and the masked-verdict comparison on the same folds.
 # Writes reports/cv.json (every fold, the pooled out-of-fold figures, every decoding and
-# comparison) and reports/cv.txt (the summary).
+# comparison), reports/cv.html (the page: tables, charts, every error) and reports/cv.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
 mkdir -p reports
-./target/release/imr eval --cv 5 --seed 13 --mask-conclusion --data data/dwc-letters data/seeds --format json "$@" > reports/cv.json
+./target/release/imr eval --cv 5 --seed 13 --mask-conclusion --report reports/cv.html --data data/dwc-letters data/seeds --format json "$@" > reports/cv.json
 python3 scripts/cv_summary.py reports/cv.json > reports/cv.txt
 cat reports/cv.txt
