@@ -623,7 +623,10 @@ fn assert_self_contained(page: &str) {
     // text quoted in the error tables may mention web addresses; that is content).
     let urls = page.matches("=\"http").count();
     let namespaces = page.matches("xmlns=\"http://www.w3.org/2000/svg\"").count();
-    assert_eq!(urls, namespaces, "a URL attribute other than the SVG namespace");
+    assert_eq!(
+        urls, namespaces,
+        "a URL attribute other than the SVG namespace"
+    );
 }
 
 #[test]
