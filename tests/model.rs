@@ -569,13 +569,20 @@ fn eval_markdown_has_the_json_figures_as_tables() {
     );
 }
 
-#[test]
-fn cross_validation_scores_baselines_and_masked_verdicts_on_the_same_folds() {
-    let letters = all_letters();
-    let (pos, neg): (Vec<_>, Vec<_>) = letters.iter().cloned().partition(train::has_overturned);
-    let some: Vec<LabelledLetter> = pos[..4].iter().chain(&neg[..8]).cloned().collect();
-    let r = imr::eval::cv::cross_validate(
-        &tiny_config(5, 1),
+/// Two-fold cross-validation of a tiny model over `pos` letters with an Overturned item and
+/// `neg` without, with the masked-verdict comparison.
+fn tiny_cross_validation(
+    pos: usize,
+    neg: usize,
+    seed: u64,
+) -> (Vec<LabelledLetter>, imr::eval::cv::CvReport) {
+    let (p, n): (Vec<_>, Vec<_>) = all_letters()
+        .iter()
+        .cloned()
+        .partition(train::has_overturned);
+    let some: Vec<LabelledLetter> = p[..pos].iter().chain(&n[..neg]).cloned().collect();
+    let cv = imr::eval::cv::cross_validate(
+        &tiny_config(seed, 1),
         &some,
         2,
         &lexicon(),
@@ -583,6 +590,12 @@ fn cross_validation_scores_baselines_and_masked_verdicts_on_the_same_folds() {
         &mut |_, _| {},
     )
     .unwrap();
+    (some, cv)
+}
+
+#[test]
+fn cross_validation_scores_baselines_and_masked_verdicts_on_the_same_folds() {
+    let (some, r) = tiny_cross_validation(4, 8, 5);
     assert_eq!(r.folds.len(), 2);
     let names: Vec<&str> = r.comparisons.keys().map(String::as_str).collect();
     assert_eq!(
@@ -690,18 +703,7 @@ fn eval_report_is_one_self_contained_page_with_every_section() {
 
 #[test]
 fn cross_validation_report_shows_folds_baselines_and_decodings() {
-    let letters = all_letters();
-    let (pos, neg): (Vec<_>, Vec<_>) = letters.iter().cloned().partition(train::has_overturned);
-    let some: Vec<LabelledLetter> = pos[..2].iter().chain(&neg[..4]).cloned().collect();
-    let cv = imr::eval::cv::cross_validate(
-        &tiny_config(6, 1),
-        &some,
-        2,
-        &lexicon(),
-        true,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let (some, cv) = tiny_cross_validation(2, 4, 6);
     let scored: Vec<imr::eval::Scored> = some
         .iter()
         .zip(cv.pooled_predictions.iter().cloned())

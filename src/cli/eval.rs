@@ -308,23 +308,7 @@ pub fn text_report(r: &EvalReport) -> String {
 
 /// Key figures of the model beside the comparisons run on the same folds.
 fn comparison_rows(r: &CvReport) -> (Vec<String>, Vec<(String, Vec<String>)>) {
-    let keys = [
-        ("entities.strict.micro.f1", "entities strict micro-F1"),
-        ("entities.lenient.micro.f1", "entities lenient micro-F1"),
-        ("entities.strict.DRUG.f1", "DRUG strict F1"),
-        ("entities.strict.DOSE.f1", "DOSE strict F1"),
-        ("entities.strict.QUANTITY.f1", "QUANTITY strict F1"),
-        (
-            "entities.strict.GUIDELINE_PAGE.f1",
-            "GUIDELINE_PAGE strict F1",
-        ),
-        ("entities.strict.DIAGNOSIS.f1", "DIAGNOSIS strict F1"),
-        ("entities.lenient.DIAGNOSIS.f1", "DIAGNOSIS lenient F1"),
-        ("decisions.accuracy", "decision accuracy"),
-        ("decisions.macro_f1", "decision macro-F1"),
-        ("decisions.Overturned.recall", "Overturned recall"),
-        ("decisions.roc_auc", "decision ROC-AUC"),
-    ];
+    let keys = crate::eval::cv::KEY_FIGURES;
     let mut columns = vec!["model".to_string()];
     type Figures<'a> = (&'a BTreeMap<String, f64>, &'a BTreeMap<String, f64>);
     let mut sources: Vec<Figures> = vec![(&r.mean, &r.std)];

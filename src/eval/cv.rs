@@ -61,6 +61,26 @@ pub struct CvReport {
     pub pooled_predictions: Vec<LetterPrediction>,
 }
 
+/// The figures shown when the model is set beside its comparisons: (flattened key, label).
+pub const KEY_FIGURES: [(&str, &str); 13] = [
+    ("entities.strict.micro.f1", "entities strict micro-F1"),
+    ("entities.lenient.micro.f1", "entities lenient micro-F1"),
+    ("entities.strict.DRUG.f1", "DRUG strict F1"),
+    ("entities.strict.DOSE.f1", "DOSE strict F1"),
+    ("entities.strict.QUANTITY.f1", "QUANTITY strict F1"),
+    (
+        "entities.strict.GUIDELINE_PAGE.f1",
+        "GUIDELINE_PAGE strict F1",
+    ),
+    ("entities.strict.DIAGNOSIS.f1", "DIAGNOSIS strict F1"),
+    ("entities.lenient.DIAGNOSIS.f1", "DIAGNOSIS lenient F1"),
+    ("decisions.accuracy", "decision accuracy"),
+    ("decisions.macro_f1", "decision macro-F1"),
+    ("decisions.Overturned.recall", "Overturned recall"),
+    ("decisions.roc_auc", "decision ROC-AUC"),
+    ("decisions.brier", "Brier score"),
+];
+
 /// Another predictor (or input) scored on the same folds as the model.
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {

@@ -381,24 +381,7 @@ fn cv_tables(cv: &CvReport, out: &mut String) {
          mean ± std over the folds; the tables above score all out-of-fold predictions pooled.</p>",
         cv.k, cv.letters, cv.seed
     );
-    let keys = [
-        ("entities.strict.micro.f1", "entities strict micro-F1"),
-        ("entities.lenient.micro.f1", "entities lenient micro-F1"),
-        ("entities.strict.DRUG.f1", "DRUG strict F1"),
-        ("entities.strict.DOSE.f1", "DOSE strict F1"),
-        ("entities.strict.QUANTITY.f1", "QUANTITY strict F1"),
-        (
-            "entities.strict.GUIDELINE_PAGE.f1",
-            "GUIDELINE_PAGE strict F1",
-        ),
-        ("entities.strict.DIAGNOSIS.f1", "DIAGNOSIS strict F1"),
-        ("entities.lenient.DIAGNOSIS.f1", "DIAGNOSIS lenient F1"),
-        ("decisions.accuracy", "decision accuracy"),
-        ("decisions.macro_f1", "decision macro-F1"),
-        ("decisions.Overturned.recall", "Overturned recall"),
-        ("decisions.roc_auc", "decision ROC-AUC"),
-        ("decisions.brier", "Brier score"),
-    ];
+    let keys = super::cv::KEY_FIGURES;
     let _ = write!(
         out,
         "<table id=\"baselines\"><tr><th>figure</th><th>model</th>"
