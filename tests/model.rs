@@ -642,6 +642,15 @@ fn assert_self_contained(page: &str) {
     );
 }
 
+fn assert_has_ids(page: &str, ids: &[&str]) {
+    for id in ids {
+        assert!(
+            page.contains(&format!("id=\"{id}\"")),
+            "section {id} missing"
+        );
+    }
+}
+
 #[test]
 fn eval_report_is_one_self_contained_page_with_every_section() {
     let dir = tempfile::tempdir().unwrap();
@@ -660,18 +669,16 @@ fn eval_report_is_one_self_contained_page_with_every_section() {
     );
     let page = std::fs::read_to_string(&page_path).unwrap();
     assert_self_contained(&page);
-    for id in [
-        "summary",
-        "charts",
-        "decision-errors",
-        "entity-errors",
-        "label-filter",
-    ] {
-        assert!(
-            page.contains(&format!("id=\"{id}\"")),
-            "section {id} missing"
-        );
-    }
+    assert_has_ids(
+        &page,
+        &[
+            "summary",
+            "charts",
+            "decision-errors",
+            "entity-errors",
+            "label-filter",
+        ],
+    );
     for chart in [
         "Entity F1 per label",
         "Decisions: stated (rows) vs predicted (columns)",
@@ -711,19 +718,17 @@ fn cross_validation_report_shows_folds_baselines_and_decodings() {
         .collect();
     let page = imr::eval::report::html("cv", &cv.pooled, Some(&cv), &scored).unwrap();
     assert_self_contained(&page);
-    for id in [
-        "summary",
-        "cv",
-        "baselines",
-        "charts",
-        "decision-errors",
-        "entity-errors",
-    ] {
-        assert!(
-            page.contains(&format!("id=\"{id}\"")),
-            "section {id} missing"
-        );
-    }
+    assert_has_ids(
+        &page,
+        &[
+            "summary",
+            "cv",
+            "baselines",
+            "charts",
+            "decision-errors",
+            "entity-errors",
+        ],
+    );
     for col in [
         "baseline",
         "model masked conclusion",

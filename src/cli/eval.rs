@@ -245,20 +245,13 @@ pub fn text_report(r: &EvalReport) -> String {
         s,
         "\nentities            strict P   R     F1     lenient P   R     F1   support"
     );
-    for (label, st) in &r.entities.strict.per_label {
-        let le = &r.entities.lenient.per_label[label];
+    for (label, st, le) in r.entities.rows() {
         let _ = writeln!(
             s,
             "  {label:<16}  {:.3} {:.3} {:.3}      {:.3} {:.3} {:.3}  {:>6}",
             st.precision, st.recall, st.f1, le.precision, le.recall, le.f1, st.support
         );
     }
-    let (st, le) = (&r.entities.strict.micro, &r.entities.lenient.micro);
-    let _ = writeln!(
-        s,
-        "  {:<16}  {:.3} {:.3} {:.3}      {:.3} {:.3} {:.3}  {:>6}",
-        "micro", st.precision, st.recall, st.f1, le.precision, le.recall, le.f1, st.support
-    );
     let d = &r.decisions.model;
     let b = &r.decisions.majority_baseline;
     let auc = d.roc_auc.map_or("n/a".to_string(), |a| format!("{a:.3}"));
@@ -353,18 +346,8 @@ pub fn markdown_report(r: &EvalReport) -> String {
         "| entity | strict P | strict R | strict F1 | lenient P | lenient R | lenient F1 | support |"
     );
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
-    let rows = r
-        .entities
-        .strict
-        .per_label
-        .iter()
-        .map(|(l, st)| (l.as_str(), st, &r.entities.lenient.per_label[l]))
-        .chain(std::iter::once((
-            "**micro**",
-            &r.entities.strict.micro,
-            &r.entities.lenient.micro,
-        )));
-    for (label, st, le) in rows {
+    for (label, st, le) in r.entities.rows() {
+        let label = if label == "micro" { "**micro**" } else { label };
         let _ = writeln!(
             s,
             "| {label} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",

@@ -108,7 +108,8 @@ impl Pool {
         self.predictions.extend(test_idx.iter().copied().zip(preds));
     }
 
-    fn finish(mut self, letters: &[LabelledLetter]) -> Comparison {
+    /// The comparison over all folds, and the out-of-fold predictions in letter order.
+    fn finish(mut self, letters: &[LabelledLetter]) -> (Comparison, Vec<LetterPrediction>) {
         self.predictions.sort_by_key(|p| p.0);
         let scored: Vec<Scored> = self
             .predictions
@@ -119,12 +120,16 @@ impl Pool {
             })
             .collect();
         let (mean, std) = mean_std(&self.folds);
-        Comparison {
+        let comparison = Comparison {
             mean,
             std,
             pooled: report(&scored),
             folds: self.folds,
-        }
+        };
+        (
+            comparison,
+            scored.into_iter().map(|s| s.prediction).collect(),
+        )
     }
 }
 
@@ -242,10 +247,8 @@ pub fn cross_validate(
     progress: &mut dyn FnMut(usize, Progress),
 ) -> Result<CvReport> {
     let fold_of = assign_folds(letters, k, cfg.seed);
-    let mut reports = Vec::with_capacity(k);
     // Per decoding: the out-of-fold predictions by letter index, and each fold's report.
-    type OutOfFold = (Vec<(usize, LetterPrediction)>, Vec<EvalReport>);
-    let mut by_decoding: Vec<OutOfFold> = vec![Default::default(); Decoding::ALL.len()];
+    let mut by_decoding: Vec<Pool> = vec![Pool::default(); Decoding::ALL.len()];
     let (mut baseline, mut model_masked, mut baseline_masked) =
         (Pool::default(), Pool::default(), Pool::default());
     for f in 0..k {
@@ -260,19 +263,17 @@ pub fn cross_validate(
         let bow = BowLogReg::train(&rationale_examples(&train_part));
         let (tr, dev) = train::split_dev(train_part, 0.15, cfg.seed.wrapping_add(f as u64));
         let trained = train::train(cfg, &tr, &dev, lexicon.clone(), &mut |p| progress(f, p))?;
-        for (d, (pooled, fold_reports)) in Decoding::ALL.into_iter().zip(&mut by_decoding) {
+        for (d, pool) in Decoding::ALL.into_iter().zip(&mut by_decoding) {
             let inference = Inference {
                 decoding: d,
                 ..trained.inference()
             };
-            let (r, scored) = super::evaluate(&inference, &test)?;
-            for (i, s) in test_idx.iter().zip(scored) {
-                pooled.push((*i, s.prediction));
-            }
-            if d == Decoding::default() {
-                reports.push(r.clone());
-            }
-            fold_reports.push(r);
+            let (_, scored) = super::evaluate(&inference, &test)?;
+            pool.add(
+                &test_idx,
+                &test,
+                scored.into_iter().map(|s| s.prediction).collect(),
+            );
         }
         let plain: Vec<&crate::Letter> = test.iter().map(|l| &l.letter).collect();
         baseline.add(
@@ -291,55 +292,44 @@ pub fn cross_validate(
         }
     }
     let mut comparisons = BTreeMap::new();
-    comparisons.insert("baseline".to_string(), baseline.finish(letters));
+    comparisons.insert("baseline".to_string(), baseline.finish(letters).0);
     if mask_conclusion {
         comparisons.insert(
             "model_masked_conclusion".to_string(),
-            model_masked.finish(letters),
+            model_masked.finish(letters).0,
         );
         comparisons.insert(
             "baseline_masked_conclusion".to_string(),
-            baseline_masked.finish(letters),
+            baseline_masked.finish(letters).0,
         );
     }
     let mut decodings = BTreeMap::new();
-    let mut pooled_report = None;
-    let mut pooled_predictions = Vec::new();
-    for (d, (mut pooled, fold_reports)) in Decoding::ALL.into_iter().zip(by_decoding) {
-        pooled.sort_by_key(|p| p.0);
-        let scored: Vec<Scored> = pooled
-            .into_iter()
-            .map(|(i, prediction)| Scored {
-                letter: &letters[i],
-                prediction,
-            })
-            .collect();
-        let r = report(&scored);
-        let micro = |f: fn(&EvalReport) -> f64| {
-            MeanStd::of(&fold_reports.iter().map(f).collect::<Vec<_>>())
-        };
+    let mut model = None;
+    for (d, pool) in Decoding::ALL.into_iter().zip(by_decoding) {
+        let (c, predictions) = pool.finish(letters);
+        let micro =
+            |f: fn(&EvalReport) -> f64| MeanStd::of(&c.folds.iter().map(f).collect::<Vec<_>>());
         decodings.insert(
             d.name().to_string(),
             DecodingFigures {
                 strict_micro_f1: micro(|r| r.entities.strict.micro.f1),
                 lenient_micro_f1: micro(|r| r.entities.lenient.micro.f1),
-                pooled: r.entities.clone(),
+                pooled: c.pooled.entities.clone(),
             },
         );
         if d == Decoding::default() {
-            pooled_report = Some(r);
-            pooled_predictions = scored.into_iter().map(|s| s.prediction).collect();
+            model = Some((c, predictions));
         }
     }
-    let (mean, std) = mean_std(&reports);
+    let (model, pooled_predictions) = model.expect("the default decoding is among them");
     Ok(CvReport {
         k,
         seed: cfg.seed,
         letters: letters.len(),
-        mean,
-        std,
-        pooled: pooled_report.expect("the default decoding is among them"),
-        folds: reports,
+        mean: model.mean,
+        std: model.std,
+        pooled: model.pooled,
+        folds: model.folds,
         decodings,
         comparisons,
         pooled_predictions,

@@ -30,6 +30,21 @@ pub struct EntityReport {
     pub lenient: EntityScores,
 }
 
+impl EntityReport {
+    /// The rows of an entity table: each label's strict and lenient scores, then `micro`.
+    pub fn rows(&self) -> impl Iterator<Item = (&str, &metrics::Prf, &metrics::Prf)> {
+        self.strict
+            .per_label
+            .iter()
+            .map(|(l, st)| (l.as_str(), st, &self.lenient.per_label[l]))
+            .chain(std::iter::once((
+                "micro",
+                &self.strict.micro,
+                &self.lenient.micro,
+            )))
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct DecisionReport {
     #[serde(flatten)]

@@ -315,18 +315,7 @@ fn figure_table(r: &EvalReport, out: &mut String) {
         "<table><tr><th>entity</th><th>strict P</th><th>strict R</th><th>strict F1</th>\
          <th>lenient P</th><th>lenient R</th><th>lenient F1</th><th>support</th></tr>"
     );
-    let rows = r
-        .entities
-        .strict
-        .per_label
-        .iter()
-        .map(|(l, st)| (l.as_str(), st, &r.entities.lenient.per_label[l]))
-        .chain(std::iter::once((
-            "micro",
-            &r.entities.strict.micro,
-            &r.entities.lenient.micro,
-        )));
-    for (label, st, le) in rows {
+    for (label, st, le) in r.entities.rows() {
         let _ = writeln!(
             out,
             "<tr><td>{label}</td><td>{:.3}</td><td>{:.3}</td><td><b>{:.3}</b></td><td>{:.3}</td>\
