@@ -4,7 +4,7 @@
 //! Convolutions because they batch into a few large matrix products on CPU (candle runs LSTMs
 //! one step at a time); what was measured, and what was not, is in README, "The model".
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 
 use super::layers::{mask3, maybe_dropout, Dense, DilatedConv, Dropout, LayerNorm};
@@ -72,5 +72,21 @@ impl Encoder {
             h = (h + y)?.broadcast_mul(&m)?;
         }
         self.norm.forward(&h)?.broadcast_mul(&m)
+    }
+
+    /// `forward` at inference (no dropout, no backward): the same numbers up to float rounding,
+    /// with each block's norm, convolution taps and bias-GELU-residual-mask fused into single
+    /// passes (`fused.rs`). The embedding and input projection are as in `forward`.
+    pub fn infer(&self, ids: &Tensor, features: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let mask = mask.to_dtype(DType::F32)?.contiguous()?;
+        let m = mask.unsqueeze(2)?;
+        let e = self.embed.forward(ids)?;
+        let x = Tensor::cat(&[&e, features], 2)?;
+        let mut h = self.input.forward(&x)?.broadcast_mul(&m)?;
+        for b in &self.blocks {
+            let normed = b.norm.forward_masked(&h, &mask)?;
+            h = b.conv.residual_gelu(&normed, &h, &mask)?;
+        }
+        self.norm.forward_masked(&h, &mask)
     }
 }

@@ -4,6 +4,8 @@
 
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::VarBuilder;
+
+use super::fused::{ConvTaps, GeluResidual, MaskedLayerNorm};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -51,6 +53,25 @@ impl Module for Dense {
     }
 }
 
+impl Dense {
+    /// `forward` without adding the bias, for a fused kernel that adds it on its way.
+    pub fn forward_without_bias(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let input = *dims.last().expect("at least one dimension");
+        let rows: usize = dims[..dims.len() - 1].iter().product();
+        let y = x.reshape((rows, input))?.matmul(&self.weight.t()?)?;
+        let mut out = dims;
+        *out.last_mut().expect("non-empty") = self.weight.dim(0)?;
+        y.reshape(out)
+    }
+
+    pub fn bias_values(&self) -> Result<Vec<f32>> {
+        self.bias.to_vec1()
+    }
+}
+
+const LAYER_NORM_EPS: f32 = 1e-5;
+
 #[derive(Debug, Clone)]
 pub struct LayerNorm {
     weight: Tensor,
@@ -72,10 +93,25 @@ impl Module for LayerNorm {
         let mean = x.mean_keepdim(D::Minus1)?;
         let centered = x.broadcast_sub(&mean)?;
         let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centered.broadcast_div(&(var + 1e-5)?.sqrt()?)?;
+        let normed = centered.broadcast_div(&(var + f64::from(LAYER_NORM_EPS))?.sqrt()?)?;
         normed
             .broadcast_mul(&self.weight)?
             .broadcast_add(&self.bias)
+    }
+}
+
+impl LayerNorm {
+    /// Inference only: the norm with padding rows (mask `(..)` of 0/1 f32) set to zero, in one
+    /// pass (`fused::MaskedLayerNorm`); the same numbers as `forward` then a mask multiply.
+    pub fn forward_masked(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let weight = self.weight.to_vec1::<f32>()?;
+        let bias = self.bias.to_vec1::<f32>()?;
+        let op = MaskedLayerNorm {
+            weight: &weight,
+            bias: &bias,
+            eps: LAYER_NORM_EPS,
+        };
+        x.contiguous()?.apply_op2_no_bwd(&mask.contiguous()?, &op)
     }
 }
 
@@ -113,6 +149,26 @@ impl Module for DilatedConv {
         // (batch, seq, kernel * hidden)
         let stacked = Tensor::cat(&taps, 2)?;
         self.proj.forward(&stacked)
+    }
+}
+
+impl DilatedConv {
+    /// Inference only: `(h + gelu(conv(x))) * mask`, the tail of a residual block, with the
+    /// taps gathered in one pass and bias, GELU, residual and mask applied in place
+    /// (`fused::{ConvTaps, GeluResidual}`).
+    pub fn residual_gelu(&self, x: &Tensor, h: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let taps = x.contiguous()?.apply_op1_no_bwd(&ConvTaps {
+            kernel: self.kernel,
+            dilation: self.dilation,
+        })?;
+        let y = self.proj.forward_without_bias(&taps)?;
+        let bias = self.proj.bias_values()?;
+        y.inplace_op3(
+            &h.contiguous()?,
+            &mask.contiguous()?,
+            &GeluResidual { bias: &bias },
+        )?;
+        Ok(y)
     }
 }
 

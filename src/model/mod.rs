@@ -4,6 +4,7 @@
 
 mod decision;
 mod encoder;
+mod fused;
 mod layers;
 mod tagger;
 
@@ -65,6 +66,8 @@ impl ImrModel {
 
     /// Tag logits `(batch, seq, num_tags)` for token ids `(batch, seq)`, features
     /// `(batch, seq, feature_dim)` and mask `(batch, seq)` (1 = token, 0 = padding).
+    /// With dropout (training) the graph can be differentiated; without (inference) it runs the
+    /// fused kernels, which cannot.
     pub fn tag_logits(
         &self,
         ids: &Tensor,
@@ -72,13 +75,21 @@ impl ImrModel {
         mask: &Tensor,
         dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
-        let h = self.encoder.forward(ids, features, mask, dropout)?;
-        self.tagger.forward(&h)
+        match dropout {
+            Some(d) => {
+                let h = self.encoder.forward(ids, features, mask, Some(d))?;
+                self.tagger.forward(&h)
+            }
+            None => {
+                let h = self.encoder.infer(ids, features, mask)?;
+                self.tagger.infer(&h, mask)
+            }
+        }
     }
 
     /// Decision logits `(batch,)` for rationales given as ids/features/mask like `tag_logits`.
     /// Only the rationale's own tokens are encoded: the item line that states the decision is
-    /// never in view.
+    /// never in view. Differentiable with dropout, fused without, as `tag_logits`.
     pub fn decision_logits(
         &self,
         ids: &Tensor,
@@ -86,9 +97,10 @@ impl ImrModel {
         mask: &Tensor,
         mut dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
-        let h = self
-            .encoder
-            .forward(ids, features, mask, dropout.as_deref_mut())?;
+        let h = match dropout.as_deref_mut() {
+            Some(d) => self.encoder.forward(ids, features, mask, Some(d))?,
+            None => self.encoder.infer(ids, features, mask)?,
+        };
         self.decision.forward(&h, mask, dropout)
     }
 }

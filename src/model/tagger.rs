@@ -27,6 +27,12 @@ impl TagHead {
     pub fn forward(&self, h: &Tensor) -> Result<Tensor> {
         self.out.forward(&self.norm.forward(h)?)
     }
+
+    /// `forward` at inference; padded positions (mask 0) come out as the bias alone.
+    pub fn infer(&self, h: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let mask = mask.to_dtype(candle_core::DType::F32)?;
+        self.out.forward(&self.norm.forward_masked(h, &mask)?)
+    }
 }
 
 /// Whether tag `to` may follow tag `from` (`None` = sequence start).
