@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::features::{letter_parts, pattern_matches, token_features, FEATURE_DIM};
 use crate::letter::Letter;
 use crate::lexicon::Lexicon;
+use crate::rules::{vague_words, RuleInputs};
 use crate::tokenize::{LetterTokenizer, Tokens};
 
 #[derive(Debug, Clone)]
@@ -25,6 +26,10 @@ pub struct EncodedLetter {
     /// function word (`and`, `of`), a severity or certainty word (`mild`, `possible`) or a
     /// separator (`,`, `;`). No gold span in `data/` begins or ends with one (0 of 3,169).
     pub edge_word: Vec<bool>,
+    /// What the annotation rules applied after decoding need (`rules.rs`).
+    pub rules: RuleInputs,
+    /// The letter's characters, to read decoded spans by.
+    pub chars: Vec<char>,
 }
 
 /// Words that may sit inside an entity but never at its edge (ANNOTATION.md: spans do not
@@ -111,12 +116,18 @@ impl EncodedLetter {
                 !piece && e <= chars.len() && is_edge_word(&chars[s..e])
             })
             .collect();
+        let rules = RuleInputs {
+            pages: patterns.pages,
+            vague: vague_words(&letter.text, &letter.chars),
+        };
         Ok(EncodedLetter {
             tokens,
             features,
             rationales,
             continues_word,
             edge_word,
+            rules,
+            chars,
         })
     }
 

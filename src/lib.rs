@@ -17,6 +17,7 @@ pub mod lexicon;
 pub mod model;
 pub mod predict;
 pub mod record;
+pub mod rules;
 pub mod tokenize;
 pub mod train;
 

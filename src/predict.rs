@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::letter::Letter;
 use crate::lexicon::Lexicon;
 use crate::model::{viterbi_words, Constraints, ImrModel, ModelConfig};
+use crate::rules;
 use crate::tokenize::{bio_to_spans, LetterTokenizer, NUM_TAGS};
 
 /// Platt scaling of the decision logit: `P(Overturned) = sigmoid(a * logit + b)`, fitted on
@@ -124,16 +125,20 @@ pub enum Decoding {
     /// Also never begin or end a span on a function word, severity word or separator.
     Edges,
     /// Both: whole words and clean edges.
-    #[default]
     Full,
+    /// Full, then the annotation's rules (`rules.rs`): page citations from their pattern, and
+    /// no diagnosis that is bare pain or a body part alone.
+    #[default]
+    Rules,
 }
 
 impl Decoding {
-    pub const ALL: [Decoding; 4] = [
+    pub const ALL: [Decoding; 5] = [
         Decoding::Bio,
         Decoding::WholeWords,
         Decoding::Edges,
         Decoding::Full,
+        Decoding::Rules,
     ];
 
     pub fn name(self) -> &'static str {
@@ -142,12 +147,16 @@ impl Decoding {
             Decoding::WholeWords => "whole-words",
             Decoding::Edges => "edges",
             Decoding::Full => "full",
+            Decoding::Rules => "rules",
         }
     }
 
     fn constraints(self, enc: &EncodedLetter) -> Constraints<'_> {
-        let words = matches!(self, Decoding::WholeWords | Decoding::Full);
-        let edges = matches!(self, Decoding::Edges | Decoding::Full);
+        let words = matches!(
+            self,
+            Decoding::WholeWords | Decoding::Full | Decoding::Rules
+        );
+        let edges = matches!(self, Decoding::Edges | Decoding::Full | Decoding::Rules);
         Constraints {
             continues: words.then_some(enc.continues_word.as_slice()),
             edge: edges.then_some(enc.edge_word.as_slice()),
@@ -220,6 +229,9 @@ impl<'a> Inference<'a> {
                     k += 1;
                 }
                 entities.push((s, if n > 0 { sum / n as f32 } else { 0.0 }));
+            }
+            if self.decoding == Decoding::Rules {
+                entities = rules::apply(&enc.chars, &enc.rules, entities);
             }
             let p = dl
                 .iter()

@@ -258,3 +258,38 @@ fn seed_letters_match_golden_structure() {
         );
     }
 }
+
+/// The rules of `--decode rules` against the gold: given the gold entities, they give them back
+/// unchanged on every letter. No gold diagnosis is bare pain or a body part alone, and the page
+/// citation pattern finds exactly the gold page spans.
+#[test]
+fn rules_never_drop_a_gold_span() {
+    use imr::features::pattern_matches;
+    use imr::rules::{apply, vague_words, RuleInputs};
+    let mut all = files("dwc-letters", "txt");
+    all.extend(files("seeds", "txt"));
+    let mut pages = 0;
+    for txt in &all {
+        let ll = LabelledLetter::read(txt).unwrap_or_else(|e| panic!("{e}"));
+        let letter = &ll.letter;
+        let inputs = RuleInputs {
+            pages: pattern_matches(&letter.text, &letter.chars).pages,
+            vague: vague_words(&letter.text, &letter.chars),
+        };
+        let chars: Vec<char> = letter.text.chars().collect();
+        let gold: Vec<_> = ll.entities.iter().map(|&e| (e, 1.0)).collect();
+        let mut expected = ll.entities.clone();
+        expected.sort_by_key(|e| (e.start, e.end));
+        let got: Vec<_> = apply(&chars, &inputs, gold)
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect();
+        assert_eq!(got, expected, "{}", txt.display());
+        pages += ll
+            .entities
+            .iter()
+            .filter(|e| e.label == Label::GuidelinePage)
+            .count();
+    }
+    assert!(pages > 0);
+}
