@@ -576,21 +576,57 @@ fn tiny_cross_validation(
     neg: usize,
     seed: u64,
 ) -> (Vec<LabelledLetter>, imr::eval::cv::CvReport) {
+    let (some, cv, _) = tiny_cross_validation_kept(pos, neg, seed, None);
+    (some, cv)
+}
+
+/// As `tiny_cross_validation`, keeping fold models in `fold_models`; also says how many
+/// training steps ran.
+fn tiny_cross_validation_kept(
+    pos: usize,
+    neg: usize,
+    seed: u64,
+    fold_models: Option<&Path>,
+) -> (Vec<LabelledLetter>, imr::eval::cv::CvReport, usize) {
     let (p, n): (Vec<_>, Vec<_>) = all_letters()
         .iter()
         .cloned()
         .partition(train::has_overturned);
     let some: Vec<LabelledLetter> = p[..pos].iter().chain(&n[..neg]).cloned().collect();
+    let mut steps = 0;
     let cv = imr::eval::cv::cross_validate(
         &tiny_config(seed, 1),
         &some,
         2,
         &lexicon(),
         true,
-        &mut |_, _| {},
+        fold_models,
+        &mut |_, p| {
+            if matches!(p, train::Progress::Step) {
+                steps += 1;
+            }
+        },
     )
     .unwrap();
-    (some, cv)
+    (some, cv, steps)
+}
+
+#[test]
+fn cross_validation_reuses_kept_fold_models_only_for_the_same_letters_and_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, first, trained) = tiny_cross_validation_kept(2, 4, 5, Some(dir.path()));
+    assert!(trained > 0);
+    assert!(dir.path().join("fold-1/model.safetensors").exists());
+    assert!(dir.path().join("fold-2/fold-fingerprint.txt").exists());
+    let (_, again, retrained) = tiny_cross_validation_kept(2, 4, 5, Some(dir.path()));
+    assert_eq!(retrained, 0, "both folds were loaded");
+    assert_eq!(
+        serde_json::to_string(&first).unwrap(),
+        serde_json::to_string(&again).unwrap()
+    );
+    // Other letters: trained afresh.
+    let (_, _, other) = tiny_cross_validation_kept(2, 5, 5, Some(dir.path()));
+    assert!(other > 0);
 }
 
 #[test]

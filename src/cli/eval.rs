@@ -55,6 +55,11 @@ pub struct EvalArgs {
     /// Maximum epochs per fold (with --cv).
     #[arg(long, default_value_t = TrainConfig::default().epochs)]
     epochs: usize,
+    /// Keep each fold's trained model in DIR/fold-K and reuse it on a later run with the same
+    /// letters and settings, so that decodings can be compared without retraining (with --cv).
+    /// A fold is retrained when its letters, the settings or the code version differ.
+    #[arg(long, value_name = "DIR")]
+    fold_models: Option<PathBuf>,
     /// Folder with `drug-lexicon/` and `icd10cm/` (with --cv).
     #[arg(long, default_value = "data")]
     lexicons: PathBuf,
@@ -131,6 +136,7 @@ fn run_cv(args: &EvalArgs, k: usize) -> anyhow::Result<Outcome> {
         k,
         &lexicon,
         args.mask_conclusion,
+        args.fold_models.as_deref(),
         &mut |fold, p| match p {
             Progress::Start {
                 steps_per_epoch, ..

@@ -4,6 +4,7 @@
 //! pooled over all out-of-fold predictions.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -12,8 +13,9 @@ use serde::Serialize;
 
 use super::baselines::{dictionary_entities, mask_conclusions, rationale_examples, BowLogReg};
 use super::{report, EntityReport, EvalReport, Scored};
+use crate::artifacts::ModelDir;
 use crate::corpus::LabelledLetter;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lexicon::Lexicon;
 use crate::predict::{Decoding, Inference, LetterPrediction};
 use crate::train::{self, has_overturned, Progress, TrainConfig};
@@ -237,13 +239,98 @@ pub fn flatten(r: &EvalReport) -> BTreeMap<String, f64> {
     m
 }
 
-/// Runs K-fold cross-validation; `on_fold` hears of each fold as it finishes.
+/// A fold's model: trained now, or loaded from the fold-model folder where an earlier run with
+/// the same letters and settings left it.
+enum FoldModel {
+    Trained(Box<train::Trained>),
+    Loaded(Box<ModelDir>),
+}
+
+impl FoldModel {
+    fn inference(&self) -> Inference<'_> {
+        match self {
+            FoldModel::Trained(t) => t.inference(),
+            FoldModel::Loaded(m) => m.inference(),
+        }
+    }
+}
+
+/// What a fold model depends on: the training settings, the code's version and feature width,
+/// the lexicon's size, and every training and dev letter's text and gold, hashed (FNV-1a, so
+/// that the value is the same on every build).
+fn fold_fingerprint(
+    cfg: &TrainConfig,
+    train_part: &[LabelledLetter],
+    dev: &[LabelledLetter],
+    lexicon: &Lexicon,
+) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(serde_json::to_string(cfg).expect("serializable").as_bytes());
+    eat(env!("CARGO_PKG_VERSION").as_bytes());
+    eat(&crate::features::FEATURE_DIM.to_le_bytes());
+    let (drugs, diagnoses) = lexicon.len();
+    eat(&drugs.to_le_bytes());
+    eat(&diagnoses.to_le_bytes());
+    for (part, letters) in [(b"train", train_part), (b"dev\0\0", dev)] {
+        eat(part);
+        for l in letters {
+            eat(l.letter.text.as_bytes());
+            for e in &l.entities {
+                for v in [e.start, e.end, e.label.index()] {
+                    eat(&(v as u64).to_le_bytes());
+                }
+            }
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// Trains fold `f`'s model, or loads it from `cache/fold-F` when it was trained there on the
+/// same fingerprint; a newly trained one is saved there.
+fn fold_model(
+    cfg: &TrainConfig,
+    train_part: Vec<LabelledLetter>,
+    f: usize,
+    lexicon: &Lexicon,
+    cache: Option<&Path>,
+    progress: &mut dyn FnMut(usize, Progress),
+) -> Result<FoldModel> {
+    let (tr, dev) = train::split_dev(train_part, 0.15, cfg.seed.wrapping_add(f as u64));
+    let fingerprint = fold_fingerprint(cfg, &tr, &dev, lexicon);
+    let dir = cache.map(|c| c.join(format!("fold-{}", f + 1)));
+    if let Some(dir) = &dir {
+        let stamp = std::fs::read_to_string(dir.join(FINGERPRINT_FILE)).unwrap_or_default();
+        if stamp.trim() == fingerprint {
+            return Ok(FoldModel::Loaded(Box::new(ModelDir::load(dir)?)));
+        }
+    }
+    let trained = train::train(cfg, &tr, &dev, lexicon.clone(), &mut |p| progress(f, p))?;
+    if let Some(dir) = &dir {
+        trained.save(dir)?;
+        let stamp = dir.join(FINGERPRINT_FILE);
+        std::fs::write(&stamp, fingerprint + "\n").map_err(|e| Error::io(&stamp, e))?;
+    }
+    Ok(FoldModel::Trained(Box::new(trained)))
+}
+
+/// The file in a cached fold model's directory that says what it was trained on.
+const FINGERPRINT_FILE: &str = "fold-fingerprint.txt";
+
+/// Runs K-fold cross-validation; `on_fold` hears of each fold as it finishes. With
+/// `fold_models`, each fold's model is kept in that folder and reused by a later run on the
+/// same letters and settings (to try decodings without retraining).
 pub fn cross_validate(
     cfg: &TrainConfig,
     letters: &[LabelledLetter],
     k: usize,
     lexicon: &Lexicon,
     mask_conclusion: bool,
+    fold_models: Option<&Path>,
     progress: &mut dyn FnMut(usize, Progress),
 ) -> Result<CvReport> {
     let fold_of = assign_folds(letters, k, cfg.seed);
@@ -261,8 +348,7 @@ pub fn cross_validate(
         let test_idx: Vec<usize> = (0..letters.len()).filter(|&i| fold_of[i] == f).collect();
         let test: Vec<LabelledLetter> = test_idx.iter().map(|&i| letters[i].clone()).collect();
         let bow = BowLogReg::train(&rationale_examples(&train_part));
-        let (tr, dev) = train::split_dev(train_part, 0.15, cfg.seed.wrapping_add(f as u64));
-        let trained = train::train(cfg, &tr, &dev, lexicon.clone(), &mut |p| progress(f, p))?;
+        let trained = fold_model(cfg, train_part, f, lexicon, fold_models, progress)?;
         for (d, pool) in Decoding::ALL.into_iter().zip(&mut by_decoding) {
             let inference = Inference {
                 decoding: d,
