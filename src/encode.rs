@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::features::{letter_parts, pattern_matches, token_features, FEATURE_DIM};
 use crate::letter::Letter;
 use crate::lexicon::Lexicon;
-use crate::rules::{vague_words, RuleInputs};
+use crate::rules::RuleInputs;
 use crate::tokenize::{LetterTokenizer, Tokens};
 
 #[derive(Debug, Clone)]
@@ -116,10 +116,7 @@ impl EncodedLetter {
                 !piece && e <= chars.len() && is_edge_word(&chars[s..e])
             })
             .collect();
-        let rules = RuleInputs {
-            pages: patterns.pages,
-            vague: vague_words(&letter.text, &letter.chars),
-        };
+        let rules = RuleInputs::new(&letter.text, &letter.chars, patterns.pages);
         Ok(EncodedLetter {
             tokens,
             features,
