@@ -29,6 +29,13 @@ const PATTERNS: usize = 6;
 /// Negation cue, necessity cue, first sentence of its part, last sentence of its part.
 const CUES: usize = 4;
 
+/// Columns of the feature vector that mark a drug-lexicon match's first token and the rest,
+/// then a diagnosis-lexicon match's.
+pub const DRUG_LEXICON_B: usize = SHAPE;
+pub const DRUG_LEXICON_I: usize = SHAPE + 1;
+pub const DIAGNOSIS_LEXICON_B: usize = SHAPE + 2;
+pub const DIAGNOSIS_LEXICON_I: usize = SHAPE + 3;
+
 /// Width of the feature vector of one token.
 pub const FEATURE_DIM: usize = SHAPE + LEXICON + NUM_PARTS + PATTERNS + CUES;
 
@@ -226,10 +233,10 @@ pub fn token_features(
         for (i, f) in flags.into_iter().enumerate() {
             row[i] = f32::from(u8::from(f));
         }
-        row[SHAPE] = f32::from(u8::from(drug[k] == 1));
-        row[SHAPE + 1] = f32::from(u8::from(drug[k] == 2));
-        row[SHAPE + 2] = f32::from(u8::from(dx[k] == 1));
-        row[SHAPE + 3] = f32::from(u8::from(dx[k] == 2));
+        row[DRUG_LEXICON_B] = f32::from(u8::from(drug[k] == 1));
+        row[DRUG_LEXICON_I] = f32::from(u8::from(drug[k] == 2));
+        row[DIAGNOSIS_LEXICON_B] = f32::from(u8::from(dx[k] == 1));
+        row[DIAGNOSIS_LEXICON_I] = f32::from(u8::from(dx[k] == 2));
         while p < parts.len() && parts[p].0.end <= s {
             p += 1;
         }
