@@ -775,7 +775,7 @@ fn cross_validation_report_shows_folds_baselines_and_decodings() {
             "{col} column missing"
         );
     }
-    for decoding in ["bio", "whole-words", "edges", "full"] {
+    for decoding in ["bio", "whole-words", "edges", "full", "rules"] {
         assert!(page.contains(&format!("<td>{decoding}</td>")));
     }
 }
