@@ -4,10 +4,10 @@
 
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::VarBuilder;
-
-use super::fused::{ConvTaps, GeluResidual, MaskedLayerNorm};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+use super::fused::{ConvTaps, GeluResidual, MaskedLayerNorm};
 
 /// A fully connected layer that flattens leading dimensions into one matrix product.
 ///
@@ -37,36 +37,34 @@ impl Dense {
     }
 }
 
-impl Module for Dense {
-    /// `(.., in)` -> `(.., out)`.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let dims = x.dims().to_vec();
-        let input = *dims.last().expect("at least one dimension");
-        let rows: usize = dims[..dims.len() - 1].iter().product();
-        let y = x
-            .reshape((rows, input))?
-            .matmul(&self.weight.t()?)?
-            .broadcast_add(&self.bias)?;
-        let mut out = dims;
-        *out.last_mut().expect("non-empty") = self.bias.dim(0)?;
-        y.reshape(out)
-    }
-}
-
 impl Dense {
-    /// `forward` without adding the bias, for a fused kernel that adds it on its way.
-    pub fn forward_without_bias(&self, x: &Tensor) -> Result<Tensor> {
-        let dims = x.dims().to_vec();
+    /// `x` `(.., in)` times the weight as one `(rows, in) x (in, out)` product, and the shape
+    /// `(.., out)` to give the result.
+    fn product(&self, x: &Tensor) -> Result<(Tensor, Vec<usize>)> {
+        let mut dims = x.dims().to_vec();
         let input = *dims.last().expect("at least one dimension");
         let rows: usize = dims[..dims.len() - 1].iter().product();
         let y = x.reshape((rows, input))?.matmul(&self.weight.t()?)?;
-        let mut out = dims;
-        *out.last_mut().expect("non-empty") = self.weight.dim(0)?;
-        y.reshape(out)
+        *dims.last_mut().expect("non-empty") = self.weight.dim(0)?;
+        Ok((y, dims))
+    }
+
+    /// `forward` without adding the bias, for a fused kernel that adds it on its way.
+    pub fn forward_without_bias(&self, x: &Tensor) -> Result<Tensor> {
+        let (y, dims) = self.product(x)?;
+        y.reshape(dims)
     }
 
     pub fn bias_values(&self) -> Result<Vec<f32>> {
         self.bias.to_vec1()
+    }
+}
+
+impl Module for Dense {
+    /// `(.., in)` -> `(.., out)`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (y, dims) = self.product(x)?;
+        y.broadcast_add(&self.bias)?.reshape(dims)
     }
 }
 
