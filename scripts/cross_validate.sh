@@ -4,7 +4,7 @@
 # Writes reports/cv.json (every fold, the pooled out-of-fold figures, every decoding and
 # comparison), reports/cv.html (the page: tables, charts, every error) and reports/cv.txt.
 # Extra arguments go to `imr eval`: `--fold-models target/cv-folds` keeps the fold models and
-# reuses them on the next run, to compare decodings without retraining (about 22 s instead of about 36 min).
+# reuses them on the next run, to compare decodings without retraining (22 s instead of 36 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
