@@ -247,6 +247,17 @@ fn tagging_a_long_letter_in_windows_equals_one_pass() {
     }
 }
 
+/// Runs an `imr` command that must succeed, showing its stderr if it does not; its output.
+fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn imr_bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_imr"))
 }
@@ -254,16 +265,11 @@ fn imr_bin() -> Command {
 #[test]
 fn predict_prints_the_documented_schema() {
     let model = tiny_model_dir();
-    let out = imr_bin()
-        .args(["predict", "--model"])
-        .arg(model)
-        .arg(root().join("data/samples"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        imr_bin()
+            .args(["predict", "--model"])
+            .arg(model)
+            .arg(root().join("data/samples")),
     );
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -317,13 +323,12 @@ fn predict_prints_the_documented_schema() {
         }
     }
 
-    let out = imr_bin()
-        .args(["predict", "--format", "csv", "--model"])
-        .arg(model)
-        .arg(root().join("data/samples/CM17-0013716.txt"))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = run_ok(
+        imr_bin()
+            .args(["predict", "--format", "csv", "--model"])
+            .arg(model)
+            .arg(root().join("data/samples/CM17-0013716.txt")),
+    );
     let mut rdr = csv::Reader::from_reader(out.stdout.as_slice());
     let headers = rdr.headers().unwrap().clone();
     assert_eq!(&headers[3], "request");
@@ -333,17 +338,12 @@ fn predict_prints_the_documented_schema() {
 
 #[test]
 fn eval_reports_json_with_every_figure() {
-    let out = imr_bin()
-        .args(["eval", "--format", "json", "--model"])
-        .arg(tiny_model_dir())
-        .arg("--data")
-        .arg(root().join("data/seeds"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        imr_bin()
+            .args(["eval", "--format", "json", "--model"])
+            .arg(tiny_model_dir())
+            .arg("--data")
+            .arg(root().join("data/seeds")),
     );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["letters"], 5);
@@ -408,44 +408,34 @@ fn folds_are_stratified_balanced_and_seeded() {
 fn train_command_writes_a_model_that_predict_loads() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("seeds-model");
-    let run = imr_bin()
-        .args(["train", "--data"])
-        .arg(root().join("data/seeds"))
-        .arg("--out")
-        .arg(&out)
-        .args(["--lexicons"])
-        .arg(root().join("data"))
-        .args([
-            "--epochs",
-            "2",
-            "--hidden",
-            "16",
-            "--embed-dim",
-            "8",
-            "--vocab-size",
-            "300",
-            "--dev-fraction",
-            "0.4",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    run_ok(
+        imr_bin()
+            .args(["train", "--data"])
+            .arg(root().join("data/seeds"))
+            .arg("--out")
+            .arg(&out)
+            .args(["--lexicons"])
+            .arg(root().join("data"))
+            .args([
+                "--epochs",
+                "2",
+                "--hidden",
+                "16",
+                "--embed-dim",
+                "8",
+                "--vocab-size",
+                "300",
+                "--dev-fraction",
+                "0.4",
+            ]),
     );
     let log = std::fs::read_to_string(out.join("train_log.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 2, "one log line per epoch");
-    let predict = imr_bin()
-        .args(["predict", "--model"])
-        .arg(&out)
-        .arg(root().join("data/seeds/000_ec6b414565aecb80.txt"))
-        .output()
-        .unwrap();
-    assert!(
-        predict.status.success(),
-        "{}",
-        String::from_utf8_lossy(&predict.stderr)
+    let predict = run_ok(
+        imr_bin()
+            .args(["predict", "--model"])
+            .arg(&out)
+            .arg(root().join("data/seeds/000_ec6b414565aecb80.txt")),
     );
     let r: serde_json::Value = serde_json::from_slice(&predict.stdout).unwrap();
     assert_eq!(r["items"].as_array().unwrap().len(), 3);
@@ -456,12 +446,7 @@ fn default_decoding_keeps_words_whole_and_edges_clean() {
     // The shipped model on a sample: no span edge inside a word, and no span beginning or
     // ending on a connective, severity word or separator (ANNOTATION.md).
     let sample = root().join("data/samples/CM17-0013716.txt");
-    let out = imr_bin().arg("predict").arg(&sample).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(imr_bin().arg("predict").arg(&sample));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let chars: Vec<char> = std::fs::read_to_string(&sample).unwrap().chars().collect();
     let same_class = |a: char, b: char| {
@@ -509,13 +494,12 @@ fn predict_disagreements_keeps_only_contradicted_items() {
     let dir = tempfile::tempdir().unwrap();
     let edited = dir.path().join("flipped.txt");
     std::fs::write(&edited, flipped).unwrap();
-    let out = imr_bin()
-        .args(["predict", "--disagreements"])
-        .arg(&sample)
-        .arg(&edited)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = run_ok(
+        imr_bin()
+            .args(["predict", "--disagreements"])
+            .arg(&sample)
+            .arg(&edited),
+    );
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -547,12 +531,11 @@ fn predict_disagreements_keeps_only_contradicted_items() {
 #[test]
 fn eval_markdown_has_the_json_figures_as_tables() {
     let run = |format: &str| {
-        let out = imr_bin()
-            .args(["eval", "--format", format, "--data"])
-            .arg(root().join("data/seeds"))
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+        let out = run_ok(
+            imr_bin()
+                .args(["eval", "--format", format, "--data"])
+                .arg(root().join("data/seeds")),
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     let md = run("markdown");
@@ -691,17 +674,12 @@ fn assert_has_ids(page: &str, ids: &[&str]) {
 fn eval_report_is_one_self_contained_page_with_every_section() {
     let dir = tempfile::tempdir().unwrap();
     let page_path = dir.path().join("r.html");
-    let out = imr_bin()
-        .args(["eval", "--mask-conclusion", "--data"])
-        .arg(root().join("data/seeds"))
-        .arg("--report")
-        .arg(&page_path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        imr_bin()
+            .args(["eval", "--mask-conclusion", "--data"])
+            .arg(root().join("data/seeds"))
+            .arg("--report")
+            .arg(&page_path),
     );
     let page = std::fs::read_to_string(&page_path).unwrap();
     assert_self_contained(&page);
