@@ -51,6 +51,8 @@ pub enum WordKind {
 }
 
 const PAIN: &[&str] = &["pain", "pains"];
+/// Wider than `encode::EDGE_WORDS`' severity words on purpose: time words (`acute`, `chronic`)
+/// may begin a diagnosis (`acute carpal tunnel syndrome`), but do not make one on their own.
 const QUALIFIERS: &[&str] = &[
     "acute",
     "chronic",
