@@ -116,7 +116,12 @@ impl EncodedLetter {
                 !piece && e <= chars.len() && is_edge_word(&chars[s..e])
             })
             .collect();
-        let rules = RuleInputs::new(&letter.text, &letter.chars, patterns.pages);
+        let rules = RuleInputs::new(
+            &letter.text,
+            &letter.chars,
+            patterns.pages,
+            lexicon.diagnosis_links(&letter.text, &letter.chars),
+        );
         Ok(EncodedLetter {
             tokens,
             features,

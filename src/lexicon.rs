@@ -113,6 +113,8 @@ const DX_STOP: &[&str] = &[
 pub struct Lexicon {
     drugs: HashSet<String>,
     diagnoses: HashSet<String>,
+    /// Every two words next to each other in a diagnosis phrase, as `"a b"` (derived).
+    diagnosis_pairs: HashSet<String>,
 }
 
 /// Character ranges where a lexicon entry matched.
@@ -212,7 +214,22 @@ impl Lexicon {
             1,
             &mut add_dx,
         )?;
-        Ok(lex)
+        Ok(lex.with_pairs())
+    }
+
+    fn with_pairs(mut self) -> Self {
+        self.diagnosis_pairs = self
+            .diagnoses
+            .iter()
+            .flat_map(|p| {
+                let words: Vec<&str> = p.split(' ').collect();
+                words
+                    .windows(2)
+                    .map(|w| format!("{} {}", w[0], w[1]))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        self
     }
 
     /// A lexicon from phrases given directly (for tests and small tools).
@@ -223,7 +240,9 @@ impl Lexicon {
         Lexicon {
             drugs: drugs.into_iter().filter_map(key).collect(),
             diagnoses: diagnoses.into_iter().filter_map(key).collect(),
+            diagnosis_pairs: HashSet::new(),
         }
+        .with_pairs()
     }
 
     pub fn len(&self) -> (usize, usize) {
@@ -272,7 +291,36 @@ impl Lexicon {
                 }
             };
         }
-        Ok(lex)
+        Ok(lex.with_pairs())
+    }
+
+    /// Two words next to each other in `text` (only spaces, or one line break, between) that
+    /// are next to each other in some diagnosis phrase (`rotator` `cuff`): the character ranges
+    /// of both words, in order.
+    pub fn diagnosis_links(&self, text: &str, chars: &CharIndex) -> Vec<[(usize, usize); 2]> {
+        let mut out = Vec::new();
+        let mut prev: Option<(usize, usize, String)> = None;
+        let mut pair = String::new();
+        for m in WORD.find_iter(text) {
+            let word = m.as_str().to_ascii_lowercase();
+            if let Some((s, e, w)) = &prev {
+                let gap = &text[*e..m.start()];
+                if gap.chars().all(|c| c == ' ' || c == '\n') && gap.matches('\n').count() <= 1 {
+                    pair.clear();
+                    pair.push_str(w);
+                    pair.push(' ');
+                    pair.push_str(&word);
+                    if self.diagnosis_pairs.contains(&pair) {
+                        out.push([
+                            (chars.to_char(*s), chars.to_char(*e)),
+                            (chars.to_char(m.start()), chars.to_char(m.end())),
+                        ]);
+                    }
+                }
+            }
+            prev = Some((m.start(), m.end(), word));
+        }
+        out
     }
 
     /// Longest-match lookup of both gazetteers over the words of `text`; character ranges.
@@ -342,5 +390,11 @@ mod tests {
         lex.save(&p).unwrap();
         let back = Lexicon::load(&p).unwrap();
         assert_eq!(back.find(text, &CharIndex::new(text)), m);
+
+        // `low back`, `back pain` are pairs; `for low` and `and tramadol` are not.
+        let lex = lex.with_pairs();
+        let links = lex.diagnosis_links(text, &CharIndex::new(text));
+        assert_eq!(links, vec![[(38, 41), (42, 46)], [(42, 46), (47, 51)]]);
+        assert_eq!(back.diagnosis_links(text, &CharIndex::new(text)), links);
     }
 }
