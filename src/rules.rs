@@ -825,6 +825,13 @@ impl RuleInputs {
     }
 }
 
+/// Whether `start..end` overlaps one of `sorted`, disjoint ranges in order (the last one that
+/// starts before `end` is the only one that can reach past `start`).
+fn overlaps_sorted(sorted: &[(usize, usize)], start: usize, end: usize) -> bool {
+    let i = sorted.partition_point(|r| r.0 < end);
+    i > 0 && sorted[i - 1].1 > start
+}
+
 /// Applies the rules to decoded `(span, score)` entities of a letter with characters `text`.
 /// Spans from the page and quantity forms get score 1 and replace the model's spans they
 /// overlap.
@@ -833,27 +840,28 @@ pub fn apply(
     inputs: &RuleInputs,
     entities: Vec<(EntitySpan, f32)>,
 ) -> Vec<(EntitySpan, f32)> {
-    let span = |label| move |&(start, end): &(usize, usize)| EntitySpan { start, end, label };
-    let mut forms: Vec<EntitySpan> = inputs
-        .pages
-        .iter()
-        .filter(|(s, e)| s < e)
-        .map(span(Label::GuidelinePage))
-        .collect();
+    let nonempty = |spans: &[(usize, usize)]| {
+        let mut v: Vec<(usize, usize)> = spans.iter().copied().filter(|(s, e)| s < e).collect();
+        v.sort_unstable();
+        v
+    };
+    let pages = nonempty(&inputs.pages);
     // A page citation wins over a quantity form where both match (`pages 7 and 8 visits` would
     // be odd, but the two must not overlap).
-    forms.extend(
-        inputs
-            .quantities
-            .iter()
-            .filter(|(s, e)| s < e)
-            .map(span(Label::Quantity))
-            .filter(|q| !forms.iter().any(|p| p.span().overlaps(&q.span())))
-            .collect::<Vec<_>>(),
-    );
+    let quantities: Vec<(usize, usize)> = nonempty(&inputs.quantities)
+        .into_iter()
+        .filter(|&(s, e)| !overlaps_sorted(&pages, s, e))
+        .collect();
+    let mut forms: Vec<(usize, usize, Label)> = pages
+        .iter()
+        .map(|&(s, e)| (s, e, Label::GuidelinePage))
+        .chain(quantities.iter().map(|&(s, e)| (s, e, Label::Quantity)))
+        .collect();
+    forms.sort_unstable_by_key(|f| f.0);
+    let ranges: Vec<(usize, usize)> = forms.iter().map(|f| (f.0, f.1)).collect();
     let mut entities: Vec<(EntitySpan, f32)> = entities
         .into_iter()
-        .filter(|(e, _)| !forms.iter().any(|p| p.span().overlaps(&e.span())))
+        .filter(|(e, _)| !overlaps_sorted(&ranges, e.start, e.end))
         .filter_map(|(mut e, score)| tidy(text, &mut e).then_some((e, score)))
         .collect();
     entities.sort_by_key(|(e, _)| (e.start, e.end));
@@ -871,7 +879,11 @@ pub fn apply(
             drug_edges(text, e);
         }
     }
-    out.extend(forms.into_iter().map(|p| (p, 1.0)));
+    out.extend(
+        forms
+            .into_iter()
+            .map(|(start, end, label)| (EntitySpan { start, end, label }, 1.0)),
+    );
     // A drug that now reaches over a span the model gave its modifier (`Venlafaxine` +
     // `HCL ER`) takes it: of overlapping spans the one that starts first, then the longer, stays.
     out.sort_by_key(|(e, _)| (e.start, std::cmp::Reverse(e.end)));
@@ -885,19 +897,19 @@ pub fn apply(
 }
 
 /// Titles and tests where a condition's name is not a diagnosis: the sentence around
-/// `start..end` cites a guideline (`Guidelines`, `Section(s)`, `Chapter`, `Citation`), or a
-/// test or sign follows (`impingement sign`).
+/// `start..end` (at most 300 characters either side) cites a guideline (`Guidelines`,
+/// `Section(s)`, `Chapter`, `Citation`), or a test or sign follows (`impingement sign`).
 fn in_citation_or_test(text: &[char], start: usize, end: usize) -> bool {
-    let from = text[..start]
+    let lo = start.saturating_sub(300);
+    let from = text[lo..start]
         .iter()
         .rposition(|&c| c == '.')
-        .map_or(0, |k| k + 1)
-        .max(start.saturating_sub(300));
-    let to = text[end..]
+        .map_or(lo, |k| lo + k + 1);
+    let hi = (end + 300).min(text.len());
+    let to = text[end..hi]
         .iter()
         .position(|&c| c == '.')
-        .map_or(text.len(), |k| end + k)
-        .min(end + 300);
+        .map_or(hi, |k| end + k);
     let sentence: String = text[from..to].iter().collect();
     let after: String = text[end..(end + 12).min(text.len())].iter().collect();
     let next: String = after
@@ -915,43 +927,67 @@ fn in_citation_or_test(text: &[char], start: usize, end: usize) -> bool {
         )
 }
 
-/// Where `pattern` (lowercase words separated by single spaces) occurs in `text` as whole
-/// words, case aside, any whitespace run standing for a space: character ranges, in order.
-fn occurrences(text: &[char], pattern: &[char]) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    if pattern.is_empty() {
-        return out;
-    }
-    let word = |c: char| c.is_alphanumeric() || c == '\'';
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '\''
+}
+
+/// The lowercase run of word characters at the start of `chars`.
+fn leading_word(chars: impl Iterator<Item = char>) -> String {
+    chars
+        .take_while(|&c| is_word_char(c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The end of `pattern` (lowercase words separated by single spaces) matched at `s` in `text`,
+/// case aside, any whitespace run standing for a space, ending at a word's end.
+fn match_at(text: &[char], s: usize, pattern: &[char]) -> Option<usize> {
     let same = |c: char, p: char| c == p || c.to_lowercase().eq(std::iter::once(p));
-    let mut s = 0;
-    while s < text.len() {
-        if same(text[s], pattern[0]) && (s == 0 || !word(text[s - 1])) {
-            let (mut i, mut j) = (s, 0);
-            while j < pattern.len() && i < text.len() {
-                if pattern[j] == ' ' {
-                    if !text[i].is_whitespace() {
-                        break;
-                    }
-                    while i < text.len() && text[i].is_whitespace() {
-                        i += 1;
-                    }
-                    j += 1;
-                } else if same(text[i], pattern[j]) {
-                    i += 1;
-                    j += 1;
-                } else {
-                    break;
-                }
+    let (mut i, mut j) = (s, 0);
+    while j < pattern.len() && i < text.len() {
+        if pattern[j] == ' ' {
+            if !text[i].is_whitespace() {
+                return None;
             }
-            if j == pattern.len() && (i == text.len() || !word(text[i])) {
-                out.push((s, i));
-                s = i;
-                continue;
+            while i < text.len() && text[i].is_whitespace() {
+                i += 1;
+            }
+        } else if !same(text[i], pattern[j]) {
+            return None;
+        } else {
+            i += 1;
+        }
+        j += 1;
+    }
+    (j == pattern.len() && text.get(i).is_none_or(|&c| !is_word_char(c))).then_some(i)
+}
+
+/// Every whole-word occurrence of each of `patterns` in `text`: (pattern index, start, end),
+/// ordered by pattern, then start. One pass over the words of `text`, patterns looked up by
+/// their first word, so many patterns on a long text stay linear.
+fn occurrences(text: &[char], patterns: &[Vec<char>]) -> Vec<(usize, usize, usize)> {
+    let mut by_first: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    for (k, p) in patterns.iter().enumerate() {
+        let first = leading_word(p.iter().copied());
+        if !first.is_empty() {
+            by_first.entry(first).or_default().push(k);
+        }
+    }
+    let mut out = Vec::new();
+    for s in 0..text.len() {
+        if !is_word_char(text[s]) || (s > 0 && is_word_char(text[s - 1])) {
+            continue;
+        }
+        let Some(ks) = by_first.get(&leading_word(text[s..].iter().copied())) else {
+            continue;
+        };
+        for &k in ks {
+            if let Some(end) = match_at(text, s, &patterns[k]) {
+                out.push((k, s, end));
             }
         }
-        s += 1;
     }
+    out.sort_unstable();
     out
 }
 
@@ -982,15 +1018,26 @@ fn propagate(text: &[char], kept: Vec<(EntitySpan, f32)>) -> Vec<(EntitySpan, f3
             }
         }
     }
+    if sure.is_empty() {
+        return kept;
+    }
+    let (keys, found): (Vec<Vec<char>>, Vec<(Label, f32)>) = sure.into_iter().unzip();
+    // Taken character ranges, start -> end, none overlapping.
+    let mut taken: std::collections::BTreeMap<usize, usize> =
+        kept.iter().map(|(e, _)| (e.start, e.end)).collect();
+    let free = |taken: &std::collections::BTreeMap<usize, usize>, start: usize, end: usize| {
+        taken
+            .range(..end)
+            .next_back()
+            .is_none_or(|(_, &e)| e <= start)
+    };
     let mut out = kept;
     let before = out.len();
-    for (key, &(label, score)) in &sure {
-        for (start, end) in occurrences(text, key) {
-            if !out.iter().any(|(k, _)| k.start < end && start < k.end)
-                && !in_citation_or_test(text, start, end)
-            {
-                out.push((EntitySpan { start, end, label }, score));
-            }
+    for (k, start, end) in occurrences(text, &keys) {
+        if free(&taken, start, end) && !in_citation_or_test(text, start, end) {
+            taken.insert(start, end);
+            let (label, score) = found[k];
+            out.push((EntitySpan { start, end, label }, score));
         }
     }
     if out.len() > before {
@@ -1153,6 +1200,35 @@ mod tests {
                 "Drug Flexeril 0.6",
             ]
         );
+    }
+
+    #[test]
+    fn occurrences_are_whole_words_case_and_line_breaks_aside() {
+        let text: Vec<char> = "Norco; norco's NORCO\nplus, low back\n pain, low backs"
+            .chars()
+            .collect();
+        let pats: Vec<Vec<char>> = ["low back", "norco", "norco plus"]
+            .iter()
+            .map(|p| p.chars().collect())
+            .collect();
+        // By pattern, then start: `norco's` and `backs` are other words.
+        assert_eq!(
+            occurrences(&text, &pats),
+            [(0, 27, 35), (1, 0, 5), (1, 15, 20), (2, 15, 25)]
+        );
+        assert!(occurrences(&text, &[]).is_empty());
+    }
+
+    #[test]
+    fn overlap_with_sorted_disjoint_ranges() {
+        let r = [(2, 4), (6, 9)];
+        assert!(!overlaps_sorted(&r, 0, 2));
+        assert!(overlaps_sorted(&r, 3, 5));
+        assert!(!overlaps_sorted(&r, 4, 6));
+        assert!(overlaps_sorted(&r, 0, 10));
+        assert!(overlaps_sorted(&r, 8, 12));
+        assert!(!overlaps_sorted(&r, 9, 12));
+        assert!(!overlaps_sorted(&[], 0, 1));
     }
 
     #[test]
