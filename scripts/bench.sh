@@ -5,6 +5,9 @@
 # - peak resident memory (/usr/bin/time -v) for 130 letters and for 10x as many (1,300 inputs):
 #   memory must stay flat however many letters go in;
 # - single-letter latency, start-up and model load included (median of 5);
+# - one very long letter (a sample letter with the text of all 130 letters, three times, in its
+#   case summary: about 340,000 words): its rate must stay that of many short letters, since
+#   nothing in decoding and the rules may grow faster than the text;
 # - the pipeline's stages timed on their own (examples/bench_stages.rs), among them the pure
 #   forward-pass rate that predict is compared against;
 # - training time per epoch and in all, read from the shipped model's train_log.jsonl, or
@@ -50,6 +53,17 @@ many=()
 for _ in $(seq 10); do many+=("${txt[@]}"); done
 timed many "$bin" predict "${many[@]}"
 for i in 1 2 3 4 5; do timed "one$i" "$bin" predict data/samples/CM17-0013716.txt; done
+python3 - "$tmp/long.txt" "${txt[@]}" <<'PY'
+import sys
+out, files = sys.argv[1], sys.argv[2:]
+sample = open("data/samples/CM17-0013716.txt", encoding="utf-8").read()
+at = sample.index("IMR ISSUES, DECISIONS AND RATIONALES")
+body = "\n\n".join(open(f, encoding="utf-8").read() for f in files)
+# The inserted letters' own issue headings would start the issues section early.
+body = body.replace("IMR ISSUES, DECISIONS AND RATIONALES", "IMR issues")
+open(out, "w", encoding="utf-8").write(sample[:at] + body * 3 + "\n\n" + sample[at:])
+PY
+timed long "$bin" predict "$tmp/long.txt"
 cargo run --release --quiet --example bench_stages > "$tmp/stages.json"
 
 if [ "$train" = 1 ]; then
@@ -66,7 +80,7 @@ else
 fi
 
 {
-  for run in text1 text2 text3 pdf1 pdf2 pdf3 many one1 one2 one3 one4 one5; do
+  for run in text1 text2 text3 pdf1 pdf2 pdf3 many one1 one2 one3 one4 one5 long; do
     echo "$run $(wall $run) $(field $run 'Maximum resident set size')"
   done
 } > "$tmp/runs.txt"
@@ -81,6 +95,7 @@ for line in open(f"{tmp}/runs.txt"):
 words = sum(len(open(f"data/dwc-letters/{f}", encoding="utf-8").read().split())
             for f in os.listdir("data/dwc-letters") if f.endswith(".txt"))
 letters = len([f for f in os.listdir("data/dwc-letters") if f.endswith(".txt")])
+long_words = len(open(f"{tmp}/long.txt", encoding="utf-8").read().split())
 med = lambda names: statistics.median(runs[n][0] for n in names)
 text_s = med(["text1", "text2", "text3"])
 pdf_s = med(["pdf1", "pdf2", "pdf3"])
@@ -103,6 +118,9 @@ r = {
                          "words_per_s": round(10 * words / runs["many"][0]),
                          "peak_rss_mb": round(runs["many"][1], 1)},
     "single_letter_latency_s": med([f"one{i}" for i in range(1, 6)]),
+    "predict_long_letter": {"words": long_words, "seconds": runs["long"][0],
+                            "words_per_s": round(long_words / runs["long"][0]),
+                            "peak_rss_mb": round(runs["long"][1], 1)},
     "stages": stages,
     "predict_vs_forward": round(forward_2 / (words / text_s), 2),
     "training": {"source": train_source, "epochs": len(epochs),
@@ -121,6 +139,8 @@ row("predict, PDF: letters/s", r["predict_pdf"]["letters_per_s"])
 row("peak RSS, 130 letters (MB)", r["predict_text"]["peak_rss_mb"])
 row("peak RSS, 1,300 inputs (MB)", r["predict_text_10x"]["peak_rss_mb"])
 row("single letter, start-up included (s)", r["single_letter_latency_s"])
+row(f"one long letter ({long_words:,} words): words/s", f"{r['predict_long_letter']['words_per_s']:,}")
+row("one long letter: peak RSS (MB)", r["predict_long_letter"]["peak_rss_mb"])
 for k, v in stages["stages_words_per_s"].items():
     row(f"stage words/s: {k}", f"{v:,.0f}")
 row("forward-pass rate / predict rate", r["predict_vs_forward"])
