@@ -1051,6 +1051,12 @@ mod tests {
     use super::*;
     use crate::features::pattern_matches;
 
+    /// The first occurrence of `s` in `text` as a diagnosis span (`text` is ASCII).
+    fn diagnosis_at(text: &str, s: &str) -> (usize, usize, Label) {
+        let b = text.find(s).unwrap();
+        (b, b + s.len(), Label::Diagnosis)
+    }
+
     fn run(text: &str, spans: &[(usize, usize, Label)]) -> Vec<String> {
         let chars = CharIndex::new(text);
         let inputs = RuleInputs::new(
@@ -1082,10 +1088,7 @@ mod tests {
                     weakness of the bilateral upper extremity, left greater than right; \
                     status post crush injury. Left. Spasm of the neck; chronic\nradiculopathy \
                     of lumbar region; fracture of healing";
-        let find = |s: &str| {
-            let b = text.find(s).unwrap();
-            (b, b + s.len(), Label::Diagnosis)
-        };
+        let find = |s: &str| diagnosis_at(text, s);
         let got = run(
             text,
             &[
@@ -1234,10 +1237,7 @@ mod tests {
     #[test]
     fn drops_bare_pain_and_places_but_keeps_conditions() {
         let text = "chronic pain; left shoulder; low back pain; left; acute carpal tunnel syndrome";
-        let find = |s: &str| {
-            let b = text.find(s).unwrap();
-            (b, b + s.len(), Label::Diagnosis)
-        };
+        let find = |s: &str| diagnosis_at(text, s);
         let left = text.find("; left;").unwrap() + 2;
         let got = run(
             text,
@@ -1306,10 +1306,7 @@ mod tests {
     fn fragments_join_the_diagnosis_next_to_them() {
         let text = "acute carpal tunnel syndrome; lumbar and cervical muscle strain; \
                     pain in the left shoulder; neck pain, back spasm; right; tear";
-        let find = |s: &str| {
-            let b = text.find(s).unwrap();
-            (b, b + s.len(), Label::Diagnosis)
-        };
+        let find = |s: &str| diagnosis_at(text, s);
         let got = run(
             text,
             &[
