@@ -44,6 +44,10 @@ pub struct TrainConfig {
     pub decision_weight: f64,
     /// Share of training tokens replaced by `[UNK]`.
     pub word_dropout: f32,
+    /// The model is the mean of the weights after each of the schedule's last this many epochs
+    /// (those that ran, if early stopping cut them short). 0 or 1: the best epoch on dev is.
+    #[serde(default)]
+    pub average_last: usize,
 }
 
 impl Default for TrainConfig {
@@ -63,6 +67,7 @@ impl Default for TrainConfig {
             patience: 8,
             decision_weight: 0.5,
             word_dropout: 0.1,
+            average_last: 10,
         }
     }
 }
@@ -220,6 +225,13 @@ fn restore(saved: &[(Var, Tensor)]) -> candle_core::Result<()> {
         var.set(t)?;
     }
     Ok(())
+}
+
+/// What epochs (and the weight average) are chosen by on dev: entity strict micro-F1 and
+/// decision ROC-AUC, half each. Threshold-free for decisions: the threshold is set afterwards by
+/// calibration, so a macro-F1 at the raw logit's 0.5 would only add noise to the choice.
+fn dev_score(r: &eval::EvalReport) -> f64 {
+    0.5 * r.entities.strict.micro.f1 + 0.5 * r.decisions.model.roc_auc.unwrap_or(0.5)
 }
 
 /// log(sigmoid(z)), computed stably: min(z, 0) - log(1 + exp(-|z|)).
@@ -430,6 +442,10 @@ pub fn train(
     let mut log = Vec::new();
     let mut best: Option<(f64, Vec<(Var, Tensor)>)> = None;
     let mut since_best = 0;
+    // Running sum of the weights of the epochs from `average_from` on, and how many.
+    let average_from = cfg.epochs.saturating_sub(cfg.average_last) + 1;
+    let mut weight_sum: Option<Vec<(Var, Tensor)>> = None;
+    let mut averaged = 0usize;
     let dec_batch = (cfg.batch_size / 2).max(1);
     for epoch in 1..=cfg.epochs {
         let t0 = std::time::Instant::now();
@@ -525,6 +541,16 @@ pub fn train(
             dev_decision_auc: None,
             best: false,
         };
+        if cfg.average_last > 1 && epoch >= average_from {
+            weight_sum = Some(match weight_sum.take() {
+                None => snapshot(&varmap)?,
+                Some(sum) => sum
+                    .into_iter()
+                    .map(|(var, t)| Ok((var.clone(), (t + var.as_tensor())?)))
+                    .collect::<candle_core::Result<_>>()?,
+            });
+            averaged += 1;
+        }
         let score = if dev.is_empty() {
             // Without a dev set the last epoch is kept.
             epoch as f64
@@ -533,9 +559,7 @@ pub fn train(
             entry.dev_entity_f1 = Some(r.entities.strict.micro.f1);
             entry.dev_decision_macro_f1 = Some(r.decisions.model.macro_f1);
             entry.dev_decision_auc = r.decisions.model.roc_auc;
-            // Threshold-free for decisions: the threshold is set afterwards by calibration, so a
-            // macro-F1 at the raw logit's 0.5 would only add noise to the choice of epoch.
-            0.5 * r.entities.strict.micro.f1 + 0.5 * r.decisions.model.roc_auc.unwrap_or(0.5)
+            dev_score(&r)
         };
         if best.as_ref().is_none_or(|(b, _)| score > *b) {
             best = Some((score, snapshot(&varmap)?));
@@ -551,8 +575,37 @@ pub fn train(
             break;
         }
     }
-    if let Some((_, saved)) = &best {
-        restore(saved)?;
+    // The average of the last epochs' weights replaces the best epoch's: at the end of the
+    // decaying learning rate it is the better estimate, and a best epoch picked among 30 noisy
+    // dev scores flatters itself. Both dev scores are recorded.
+    let best_epoch = log.iter().rev().find(|e| e.best).map(|e| e.epoch);
+    let mut weights = best_epoch.map_or("last epoch".to_string(), |e| format!("epoch {e}"));
+    let mut dev_scores = serde_json::Map::new();
+    if let Some((score, _)) = best.as_ref().filter(|_| !dev.is_empty()) {
+        dev_scores.insert("best_epoch".into(), serde_json::json!(score));
+    }
+    match weight_sum.filter(|_| averaged > 1) {
+        Some(sum) => {
+            let mean: Vec<(Var, Tensor)> = sum
+                .into_iter()
+                .map(|(var, t)| Ok((var, (t / averaged as f64)?)))
+                .collect::<candle_core::Result<_>>()?;
+            restore(&mean)?;
+            weights = format!(
+                "mean of epochs {}-{}",
+                average_from,
+                average_from + averaged - 1
+            );
+            if !dev.is_empty() {
+                let (r, _) = eval::evaluate(&uncalibrated(&model), dev)?;
+                dev_scores.insert("average".into(), serde_json::json!(dev_score(&r)));
+            }
+        }
+        None => {
+            if let Some((_, saved)) = &best {
+                restore(saved)?;
+            }
+        }
     }
 
     // Calibrate on dev; without one, undo the class weighting's shift of the logits.
@@ -594,6 +647,8 @@ pub fn train(
             "train_items": items.len(),
             "overturned_weight": pos_weight,
             "epochs_run": log.len(),
+            "weights": weights,
+            "dev_scores": dev_scores,
         }),
     };
     Ok(Trained {

@@ -156,6 +156,39 @@ fn a_tiny_model_trains_in_seconds_and_its_loss_falls() {
 }
 
 #[test]
+fn the_last_epochs_weights_are_averaged() {
+    let (tr, _) = tiny_split();
+    let run = |average_last| {
+        let cfg = TrainConfig {
+            average_last,
+            ..tiny_config(11, 3)
+        };
+        train::train(&cfg, &tr, &[], lexicon(), &mut |_| {}).unwrap()
+    };
+    let weights = |t: &Trained| t.config.training["weights"].as_str().unwrap().to_string();
+    let (plain, averaged) = (run(0), run(2));
+    assert_eq!(weights(&plain), "epoch 3");
+    assert_eq!(weights(&averaged), "mean of epochs 2-3");
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    save(&plain, &a);
+    save(&averaged, &b);
+    let bytes = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert!(bytes(&a) != bytes(&b), "averaging changed no weight");
+    // Same epochs, same losses: averaging only chooses the weights kept at the end.
+    let losses = |t: &Trained| t.log.iter().map(|e| e.tag_loss).collect::<Vec<_>>();
+    assert_eq!(losses(&plain), losses(&averaged));
+    // With dev letters too, and both dev scores are recorded.
+    let with_dev = tiny_trained(11, 3);
+    assert_eq!(weights(&with_dev), "mean of epochs 1-3");
+    let scores = &with_dev.config.training["dev_scores"];
+    assert!(
+        scores["average"].is_f64() && scores["best_epoch"].is_f64(),
+        "{scores}"
+    );
+}
+
+#[test]
 fn same_data_and_seed_give_the_same_model() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b, c) = (

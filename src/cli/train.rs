@@ -47,6 +47,10 @@ pub struct TrainArgs {
     /// Stop after this many epochs without improvement on the dev letters.
     #[arg(long, default_value_t = TrainConfig::default().patience)]
     patience: usize,
+    /// The model is the mean of the weights after each of the last this many epochs (those that
+    /// ran, if early stopping cut them short); 0 or 1: the best epoch on the dev letters is.
+    #[arg(long, default_value_t = TrainConfig::default().average_last)]
+    average_last: usize,
 }
 
 impl TrainArgs {
@@ -61,6 +65,7 @@ impl TrainArgs {
             vocab_size: self.vocab_size,
             dropout: self.dropout,
             patience: self.patience,
+            average_last: self.average_last,
             ..TrainConfig::default()
         }
     }
