@@ -426,8 +426,9 @@ pub fn train(
     });
 
     // Dev evaluation and calibration read raw logits: the calibration is what is being fitted.
-    // Epochs are chosen on plain BIO decoding, so that the shipped model stays what its
-    // documented command rebuilds; move to the default decoding with the next retrain.
+    // Dev entities are scored with plain BIO decoding: the model's own tagging, for early
+    // stopping and the recorded scores (and the best epoch with `average_last` 0), untouched by
+    // the rules of the default decoding.
     let uncalibrated = |model| Inference {
         decoding: Decoding::Bio,
         ..Inference::new(
