@@ -120,7 +120,7 @@ impl EncodedLetter {
             &letter.text,
             &letter.chars,
             patterns.pages,
-            lexicon.diagnosis_links(&letter.text, &letter.chars),
+            matches.diagnosis_links,
         );
         Ok(EncodedLetter {
             tokens,

@@ -122,6 +122,10 @@ pub struct Lexicon {
 pub struct Matches {
     pub drugs: Vec<(usize, usize)>,
     pub diagnoses: Vec<(usize, usize)>,
+    /// Two words next to each other in the text (only spaces, or one line break, between)
+    /// that are next to each other in some diagnosis phrase (`rotator` `cuff`): the character
+    /// ranges of both words, in order.
+    pub diagnosis_links: Vec<[(usize, usize); 2]>,
 }
 
 /// Folds a phrase to its lookup key: lower-cased words joined by single spaces.
@@ -294,36 +298,8 @@ impl Lexicon {
         Ok(lex.with_pairs())
     }
 
-    /// Two words next to each other in `text` (only spaces, or one line break, between) that
-    /// are next to each other in some diagnosis phrase (`rotator` `cuff`): the character ranges
-    /// of both words, in order.
-    pub fn diagnosis_links(&self, text: &str, chars: &CharIndex) -> Vec<[(usize, usize); 2]> {
-        let mut out = Vec::new();
-        let mut prev: Option<(usize, usize, String)> = None;
-        let mut pair = String::new();
-        for m in WORD.find_iter(text) {
-            let word = m.as_str().to_ascii_lowercase();
-            if let Some((s, e, w)) = &prev {
-                let gap = &text[*e..m.start()];
-                if gap.chars().all(|c| c == ' ' || c == '\n') && gap.matches('\n').count() <= 1 {
-                    pair.clear();
-                    pair.push_str(w);
-                    pair.push(' ');
-                    pair.push_str(&word);
-                    if self.diagnosis_pairs.contains(&pair) {
-                        out.push([
-                            (chars.to_char(*s), chars.to_char(*e)),
-                            (chars.to_char(m.start()), chars.to_char(m.end())),
-                        ]);
-                    }
-                }
-            }
-            prev = Some((m.start(), m.end(), word));
-        }
-        out
-    }
-
-    /// Longest-match lookup of both gazetteers over the words of `text`; character ranges.
+    /// Longest-match lookup of both gazetteers over the words of `text`, and the diagnosis
+    /// links between those words; character ranges.
     pub fn find(&self, text: &str, chars: &CharIndex) -> Matches {
         let words: Vec<(usize, usize, String)> = WORD
             .find_iter(text)
@@ -363,9 +339,28 @@ impl Lexicon {
             }
             out
         };
+        let mut diagnosis_links = Vec::new();
+        let mut pair = String::new();
+        for w in words.windows(2) {
+            let ((s, e, a), (t, f, b)) = (&w[0], &w[1]);
+            let gap = &text[*e..*t];
+            if gap.chars().all(|c| c == ' ' || c == '\n') && gap.matches('\n').count() <= 1 {
+                pair.clear();
+                pair.push_str(a);
+                pair.push(' ');
+                pair.push_str(b);
+                if self.diagnosis_pairs.contains(&pair) {
+                    diagnosis_links.push([
+                        (chars.to_char(*s), chars.to_char(*e)),
+                        (chars.to_char(*t), chars.to_char(*f)),
+                    ]);
+                }
+            }
+        }
         Matches {
             drugs: scan(&self.drugs),
             diagnoses: scan(&self.diagnoses),
+            diagnosis_links,
         }
     }
 }
@@ -376,25 +371,21 @@ mod tests {
 
     #[test]
     fn longest_match_and_round_trip() {
-        let mut lex = Lexicon::default();
-        lex.drugs.insert("tramadol".into());
-        lex.drugs.insert("diclofenac potassium".into());
-        lex.diagnoses.insert("low back pain".into());
+        let lex = Lexicon::from_entries(["tramadol", "diclofenac potassium"], ["low back pain"]);
         let text = "Diclofenac Potassium and Tramadol for low\nback pain.";
         let m = lex.find(text, &CharIndex::new(text));
         assert_eq!(m.drugs, vec![(0, 20), (25, 33)]);
         assert_eq!(m.diagnoses, vec![(38, 51)]);
+        // `low back`, `back pain` are pairs; `for low` and `and tramadol` are not.
+        assert_eq!(
+            m.diagnosis_links,
+            vec![[(38, 41), (42, 46)], [(42, 46), (47, 51)]]
+        );
 
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("lexicon.txt.gz");
         lex.save(&p).unwrap();
         let back = Lexicon::load(&p).unwrap();
         assert_eq!(back.find(text, &CharIndex::new(text)), m);
-
-        // `low back`, `back pain` are pairs; `for low` and `and tramadol` are not.
-        let lex = lex.with_pairs();
-        let links = lex.diagnosis_links(text, &CharIndex::new(text));
-        assert_eq!(links, vec![[(38, 41), (42, 46)], [(42, 46), (47, 51)]]);
-        assert_eq!(back.diagnosis_links(text, &CharIndex::new(text)), links);
     }
 }

@@ -785,7 +785,7 @@ pub struct RuleInputs {
     /// Words that are not `Other`, in order.
     pub vague: Vec<(usize, usize, WordKind)>,
     /// Two words next to each other, as in some diagnosis phrase of the lexicon
-    /// (`Lexicon::diagnosis_links`), where either may be taken into a diagnosis that ends or
+    /// (`Matches::diagnosis_links`), where either may be taken into a diagnosis that ends or
     /// begins at the other: neither is a function or severity word.
     pub links: Vec<[(usize, usize); 2]>,
 }
@@ -1129,7 +1129,7 @@ mod tests {
             text,
             &chars,
             Vec::new(),
-            lexicon.diagnosis_links(text, &chars),
+            lexicon.find(text, &chars).diagnosis_links,
         );
         let cs: Vec<char> = text.chars().collect();
         let at = |s: &str, from: usize| {

@@ -278,7 +278,7 @@ fn rules_agree_with_the_gold() {
         let ll = LabelledLetter::read(txt).unwrap_or_else(|e| panic!("{e}"));
         let letter = &ll.letter;
         let page_matches = pattern_matches(&letter.text, &letter.chars).pages;
-        let links = lexicon.diagnosis_links(&letter.text, &letter.chars);
+        let links = lexicon.find(&letter.text, &letter.chars).diagnosis_links;
         let inputs = RuleInputs::new(&letter.text, &letter.chars, page_matches, links);
         let chars: Vec<char> = letter.text.chars().collect();
         let gold: Vec<_> = ll.entities.iter().map(|&e| (e, 1.0)).collect();
