@@ -213,17 +213,14 @@ impl<'a> Inference<'a> {
         let mut tags = Vec::new();
         let mut out = Vec::with_capacity(encoded.len());
         for ((enc, lp), dl) in encoded.iter().zip(&log_probs).zip(logits) {
-            if self.decoding == Decoding::Rules {
-                let biased = rules::drug_lexicon_prior(lp, &enc.features);
-                viterbi_words(
-                    &biased,
-                    self.decoding.constraints(enc),
-                    &mut back,
-                    &mut tags,
-                );
+            let biased;
+            let scores = if self.decoding == Decoding::Rules {
+                biased = rules::drug_lexicon_prior(lp, &enc.features);
+                &biased
             } else {
-                viterbi_words(lp, self.decoding.constraints(enc), &mut back, &mut tags);
-            }
+                lp
+            };
+            viterbi_words(scores, self.decoding.constraints(enc), &mut back, &mut tags);
             let spans = bio_to_spans(&enc.tokens.offsets, &tags);
             // Confidence: mean probability of the chosen tag over the span's tokens.
             let mut entities = Vec::with_capacity(spans.len());
