@@ -25,7 +25,7 @@
 //!   places and `acute`/`chronic` right before it (`left foot` + `fracture`), a location phrase
 //!   with `of` right after it (`fracture` + `of the fourth metacarpal`), and a word next to it
 //!   that forms a diagnosis phrase of the lexicon with its edge word (`rotator` + `cuff tear`)
-//!   are taken in;
+//!   are taken in, and so is a condition's head noun right after it (`radicular` + `pain`);
 //! - "complete conditions listed one after another are separate spans": a `DIAGNOSIS` that
 //!   lists conditions with their own head nouns (`neck pain, shoulder pain and elbow pain`,
 //!   `strain of neck and strain of lumbar paraspinal muscle`) is cut at the list separators,
@@ -572,6 +572,9 @@ fn attach_places(
             if let Some(end) = location_end(text, e.end, &["of"]).filter(|&x| x <= next) {
                 e.end = end;
             }
+            if let Some(end) = head_after(text, e.end).filter(|&x| x <= next) {
+                e.end = end;
+            }
             // A word that makes a diagnosis phrase with the span's first or last word.
             let i = links.partition_point(|l| l[1].0 < e.start);
             if let Some(l) = links
@@ -652,6 +655,16 @@ const CONDITION_HEADS: &[&str] = &[
     "tumor",
     "tumors",
     "vomiting",
+];
+/// Nouns that end a condition's name without making a list of conditions on their own.
+const CONDITION_NOUNS: &[&str] = &[
+    "bulging",
+    "degeneration",
+    "dysfunction",
+    "irritation",
+    "lesion",
+    "lesions",
+    "narrowing",
 ];
 const LIST_SEPARATORS: &[&str] = &[",", ";", "and", "or", "versus", "vs"];
 
@@ -765,6 +778,24 @@ fn split_lists(text: &[char], entities: Vec<(EntitySpan, f32)>) -> Vec<(EntitySp
         }
     }
     out
+}
+
+/// The end of a condition head noun right after character `end`, only spaces between
+/// (`radicular` + `pain`, `disk` + `bulges`, `renal` + `dysfunction`): a noun that names the
+/// condition belongs to it, and no gold diagnosis is followed by one. Not a capitalised one:
+/// `Low Back` + `Disorders` is a guideline chapter's title.
+fn head_after(text: &[char], end: usize) -> Option<usize> {
+    let gap = text[end..].iter().take_while(|c| c.is_whitespace()).count();
+    if gap == 0 {
+        return None;
+    }
+    let (s, e, word) = words_from(text, end + gap, 1).pop()?;
+    let noun = CONDITION_HEADS.contains(&word.as_str()) || CONDITION_NOUNS.contains(&word.as_str());
+    let lowercase = text[s].is_lowercase();
+    let whole_word = text
+        .get(e)
+        .is_none_or(|c| !c.is_alphanumeric() && *c != '-');
+    (s == end + gap && noun && lowercase && whole_word).then_some(e)
 }
 
 /// Where a diagnosis starting at character `start` starts once the places and time words
@@ -1401,6 +1432,31 @@ mod tests {
                 "Diagnosis shoulder strain and sprain with impingement",
                 "Diagnosis pain, unspecified",
                 "Diagnosis myalgia and myositis",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_diagnosis_takes_in_the_head_noun_after_it() {
+        let text = "radicular pain; cervical nerve root irritation; ACOEM Low Back Disorders \
+                    Chapter; spasm, pain";
+        let find = |s: &str| diagnosis_at(text, s);
+        let got = run(
+            text,
+            &[
+                find("radicular"),
+                find("cervical nerve root"),
+                find("Low Back"),
+                find("spasm"),
+            ],
+        );
+        // `Low Back` alone is a place, not a condition, and is dropped.
+        assert_eq!(
+            got,
+            vec![
+                "Diagnosis radicular pain",
+                "Diagnosis cervical nerve root irritation",
+                "Diagnosis spasm",
             ]
         );
     }
