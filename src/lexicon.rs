@@ -3,7 +3,7 @@
 //! (ICD-10-CM descriptions and inclusion terms). Built once from `data/` by `train` and stored in
 //! the model directory, so that a model is self-contained.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::sync::LazyLock;
@@ -221,17 +221,24 @@ impl Lexicon {
         Ok(lex.with_pairs())
     }
 
+    /// Derives `diagnosis_pairs`. A pair that adds a complication (`with radiculopathy`,
+    /// `without myelopathy`) is kept only when two or more phrases have it: one name alone
+    /// (`conversion disorder with weakness paralysis`) does not make `with weakness` a pattern.
     fn with_pairs(mut self) -> Self {
-        self.diagnosis_pairs = self
-            .diagnoses
-            .iter()
-            .flat_map(|p| {
-                let words: Vec<&str> = p.split(' ').collect();
-                words
-                    .windows(2)
-                    .map(|w| format!("{} {}", w[0], w[1]))
-                    .collect::<Vec<_>>()
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for p in &self.diagnoses {
+            let words: Vec<&str> = p.split(' ').collect();
+            for w in words.windows(2) {
+                *counts.entry(format!("{} {}", w[0], w[1])).or_default() += 1;
+            }
+        }
+        self.diagnosis_pairs = counts
+            .into_iter()
+            .filter(|(pair, n)| {
+                let complication = pair.starts_with("with ") || pair.starts_with("without ");
+                !complication || *n >= 2
             })
+            .map(|(pair, _)| pair)
             .collect();
         self
     }

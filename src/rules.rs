@@ -26,6 +26,8 @@
 //!   with `of` right after it (`fracture` + `of the fourth metacarpal`), and a word next to it
 //!   that forms a diagnosis phrase of the lexicon with its edge word (`rotator` + `cuff tear`)
 //!   are taken in, and so is a condition's head noun right after it (`radicular` + `pain`);
+//!   two diagnoses joined by `with`/`without` as ICD-10-CM joins them are one (`low back
+//!   pain with radiculopathy`);
 //! - "complete conditions listed one after another are separate spans": a `DIAGNOSIS` that
 //!   lists conditions with their own head nouns (`neck pain, shoulder pain and elbow pain`,
 //!   `strain of neck and strain of lumbar paraspinal muscle`) is cut at the list separators,
@@ -595,6 +597,34 @@ fn attach_places(
     entities
 }
 
+/// Two diagnoses joined by `with`/`without` as the lexicon joins them are one (ICD-10-CM
+/// names such conditions with their complication): `low back pain with radiculopathy`, `disc
+/// displacement without myelopathy`; but `hand pain with numbness` stays two.
+fn join_with(
+    text: &[char],
+    with_links: &[[(usize, usize); 2]],
+    entities: Vec<(EntitySpan, f32)>,
+) -> Vec<(EntitySpan, f32)> {
+    let mut out: Vec<(EntitySpan, f32)> = Vec::with_capacity(entities.len());
+    for (e, score) in entities {
+        if let Some((last, last_score)) = out.last_mut() {
+            let i = with_links.partition_point(|l| l[0].0 < last.end);
+            let linked = with_links.get(i).is_some_and(|l| {
+                l[1].0 == e.start
+                    && text[last.end..l[0].0].iter().all(|c| c.is_whitespace())
+                    && l[0].0 > last.end
+            });
+            if last.label == Label::Diagnosis && e.label == Label::Diagnosis && linked {
+                last.end = e.end;
+                *last_score = last_score.min(score);
+                continue;
+            }
+        }
+        out.push((e, score));
+    }
+    out
+}
+
 /// Nouns a condition ends on or is named by (`pain`, `strain`, `radiculopathy`): where two of
 /// them stand in one span with a list separator between, the span may list two conditions.
 const CONDITION_HEADS: &[&str] = &[
@@ -1002,6 +1032,10 @@ pub struct RuleInputs {
     /// (`Matches::diagnosis_links`), where either may be taken into a diagnosis that ends or
     /// begins at the other: neither is a function or severity word.
     pub links: Vec<[(usize, usize); 2]>,
+    /// `with`/`without` and the word after it where the two stand so in some diagnosis phrase
+    /// of the lexicon (`with radiculopathy`, `without myelopathy`; not `with numbness`), the
+    /// word after not a function or severity word (`with mild`).
+    pub with_links: Vec<[(usize, usize); 2]>,
 }
 
 impl RuleInputs {
@@ -1018,6 +1052,20 @@ impl RuleInputs {
             let i = vague.partition_point(|w| w.0 < s);
             vague.get(i).filter(|w| w.0 == s).map(|w| w.2)
         };
+        let word_at = |w: (usize, usize)| {
+            chars
+                .slice(text, crate::letter::Span::new(w.0, w.1))
+                .to_ascii_lowercase()
+        };
+        let with_links = links
+            .iter()
+            .filter(|l| {
+                matches!(word_at(l[0]).as_str(), "with" | "without")
+                    && kind_at(l[1]).is_none()
+                    && !LINK_STOP.contains(&word_at(l[1]).as_str())
+            })
+            .copied()
+            .collect();
         let links = links
             .into_iter()
             .filter(|l| {
@@ -1037,6 +1085,7 @@ impl RuleInputs {
             quantities: quantity_spans(text, chars),
             vague,
             links,
+            with_links,
         }
     }
 }
@@ -1083,6 +1132,7 @@ pub fn apply(
     entities.sort_by_key(|(e, _)| (e.start, e.end));
     let joined = join_fragments(text, &inputs.vague, entities);
     let joined = attach_places(text, &inputs.links, joined);
+    let joined = join_with(text, &inputs.with_links, joined);
     let joined = split_lists(text, joined);
     let mut out: Vec<(EntitySpan, f32)> = joined
         .into_iter()
@@ -1543,6 +1593,55 @@ mod tests {
             .collect();
         // `rotator` joins (`rotator cuff`), `with` does not (a function word), `the` neither.
         assert_eq!(got, ["rotator cuff tear", "cuff tear"]);
+    }
+
+    #[test]
+    fn diagnoses_joined_by_with_as_in_the_lexicon_are_one() {
+        let text = "low back pain with radiculopathy; hand pain with numbness; arm pain with \
+                    weakness";
+        let chars = CharIndex::new(text);
+        // `with radiculopathy` is in two phrases, `with weakness` in one only.
+        let lexicon = crate::lexicon::Lexicon::from_entries(
+            [],
+            [
+                "neck pain with radiculopathy",
+                "disc disorder with radiculopathy",
+                "conversion disorder with weakness",
+            ],
+        );
+        let inputs = RuleInputs::new(
+            text,
+            &chars,
+            Vec::new(),
+            lexicon.find(text, &chars).diagnosis_links,
+        );
+        let cs: Vec<char> = text.chars().collect();
+        let entities = [
+            "low back pain",
+            "radiculopathy",
+            "hand pain",
+            "numbness",
+            "arm pain",
+            "weakness",
+        ]
+        .map(|s| {
+            let (start, end, label) = diagnosis_at(text, s);
+            (EntitySpan { start, end, label }, 0.9)
+        });
+        let got: Vec<String> = apply(&cs, &inputs, entities.to_vec())
+            .into_iter()
+            .map(|(e, _)| cs[e.start..e.end].iter().collect())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "low back pain with radiculopathy",
+                "hand pain",
+                "numbness",
+                "arm pain",
+                "weakness"
+            ]
+        );
     }
 
     #[test]
