@@ -111,6 +111,26 @@ fn is_edge_word(word: &[char]) -> bool {
     }
 }
 
+/// Which tokens belong to an edge word (`is_edge_word`), given where each token continues
+/// the word before it. Every piece of an edge word is one (`just` may be `j` `us` `t`), so
+/// the first can't begin an entity and the last can't end one.
+fn edge_tokens(chars: &[char], offsets: &[(usize, usize)], continues_word: &[bool]) -> Vec<bool> {
+    let mut edge = vec![false; offsets.len()];
+    let mut k = 0;
+    while k < offsets.len() {
+        let mut last = k;
+        while continues_word.get(last + 1) == Some(&true) {
+            last += 1;
+        }
+        let (s, e) = (offsets[k].0, offsets[last].1);
+        if e <= chars.len() && is_edge_word(&chars[s..e]) {
+            edge[k..=last].fill(true);
+        }
+        k = last + 1;
+    }
+    edge
+}
+
 impl EncodedLetter {
     pub fn new(letter: &Letter, tokenizer: &LetterTokenizer, lexicon: &Lexicon) -> Result<Self> {
         let tokens = tokenizer.encode(&letter.text)?;
@@ -144,13 +164,7 @@ impl EncodedLetter {
                         || (chars[s - 1].is_ascii_digit() && chars[s].is_ascii_digit()))
             })
             .collect::<Vec<bool>>();
-        let edge_word = (0..tokens.len())
-            .map(|k| {
-                let (s, e) = tokens.offsets[k];
-                let piece = continues_word[k] || continues_word.get(k + 1) == Some(&true);
-                !piece && e <= chars.len() && is_edge_word(&chars[s..e])
-            })
-            .collect();
+        let edge_word = edge_tokens(&chars, &tokens.offsets, &continues_word);
         let rules = RuleInputs::new(
             &letter.text,
             &letter.chars,
@@ -233,4 +247,29 @@ pub fn make_batch(pieces: &[Piece], pad_id: u32, device: &Device) -> candle_core
         mask: Tensor::from_vec(mask, (b, seq), device)?,
         seq,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_piece_of_an_edge_word_is_an_edge_token() {
+        let text: Vec<char> = "tendon just proximal of".chars().collect();
+        // `tendon` `j` `us` `t` `pro` `ximal` `of`
+        let offsets = [
+            (0, 6),
+            (7, 8),
+            (8, 10),
+            (10, 11),
+            (12, 15),
+            (15, 20),
+            (21, 23),
+        ];
+        let continues = [false, false, true, true, false, true, false];
+        assert_eq!(
+            edge_tokens(&text, &offsets, &continues),
+            [false, true, true, true, false, false, true]
+        );
+    }
 }
