@@ -93,6 +93,36 @@ const EDGE_WORDS: &[&str] = &[
     "which",
     "while",
     "who",
+    // Extent, quality, time and history words: none is at the edge of a gold span, though
+    // the model begins diagnoses with them (`small posterior disc protrusion`, `trace
+    // annular bulging`, `nightly sleep disturbance`).
+    "continued",
+    "daily",
+    "decreased",
+    "dull",
+    "frequent",
+    "history",
+    "increased",
+    "increasing",
+    "marked",
+    "minimal",
+    "new",
+    "nightly",
+    "occasional",
+    "ongoing",
+    "previous",
+    "prior",
+    "recent",
+    "residual",
+    "sharp",
+    "shooting",
+    "significant",
+    "slight",
+    "small",
+    "stabbing",
+    "status",
+    "trace",
+    "worsening",
 ];
 
 /// Separators that never begin or end an entity.
