@@ -9,7 +9,8 @@
 //!   `twelve (12)`, `8-10`, `#6`) through the unit word (`12 additional PT sessions`), unless it
 //!   is a frequency (`3 visits per week`); count markers `#90` (`#60 grams`), `quantity of 60`
 //!   and `times 6` (but not the frequency code `1 times 8`) are spans of their own. The model
-//!   keeps its quantity spans where no such form is found (`240gm`, `x1`, `60 count`);
+//!   keeps its quantity spans where no such form is found (`240gm`, `x1`, `60 count`), unless
+//!   they are durations or frequency codes (`six to eight weeks`, `1 times 8`);
 //! - a drug name in the drug lexicon gets a bonus for `DRUG` before decoding
 //!   (`DRUG_LEXICON_PRIOR`);
 //! - no span crosses a sentence end or holds an unmatched bracket (none in the gold does);
@@ -247,6 +248,33 @@ static COUNT_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
 });
 static DURATION_AFTER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)^\s*(?:weeks?|days?|months?)\b").expect("static pattern"));
+
+/// A duration word right after a count, with a range between or not (` to eight weeks`,
+/// ` hours`).
+static DURATION_NEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?i)^\s*(?:(?:to|-)\s*(?:\d+|{NUMBER_WORDS})\s+)?(?:hours?|days?|weeks?|months?|years?)\b"
+    ))
+    .expect("static pattern")
+});
+static DURATION_END: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:hours?|days?|weeks?|months?|years?)$").expect("static pattern")
+});
+
+/// Whether the model's `QUANTITY` at `start..end` is a duration or a frequency code, which
+/// ANNOTATION.md excludes: it ends on a duration word or one follows it (`eight weeks`, `six`
+/// in `six to eight weeks`, `twelve` in `twelve hours`), or it is `times N` after a count
+/// (`1 times 8`, the form `quantity_spans` refuses).
+fn duration_or_frequency(text: &[char], start: usize, end: usize) -> bool {
+    let inside: String = text[start..end].iter().collect();
+    let after: String = text[end..(end + 24).min(text.len())].iter().collect();
+    let before: String = text[start.saturating_sub(16)..start].iter().collect();
+    let times = TIMES_N
+        .find(&inside)
+        .is_some_and(|m| m.start() == 0 && m.end() == inside.len())
+        && COUNT_BEFORE.is_match(&before);
+    DURATION_END.is_match(&inside) || DURATION_NEXT.is_match(&after) || times
+}
 
 /// The text before byte `at`, at most `n` bytes of it (on a char boundary).
 fn before(text: &str, at: usize, n: usize) -> &str {
@@ -1127,6 +1155,7 @@ pub fn apply(
     let mut entities: Vec<(EntitySpan, f32)> = entities
         .into_iter()
         .filter(|(e, _)| !overlaps_sorted(&ranges, e.start, e.end))
+        .filter(|(e, _)| e.label != Label::Quantity || !duration_or_frequency(text, e.start, e.end))
         .filter_map(|(mut e, score)| tidy(text, &mut e).then_some((e, score)))
         .collect();
     entities.sort_by_key(|(e, _)| (e.start, e.end));
@@ -1509,6 +1538,28 @@ mod tests {
                 "Diagnosis spasm",
             ]
         );
+    }
+
+    #[test]
+    fn model_quantities_that_are_durations_or_frequency_codes_are_dropped() {
+        let text = "PT for six to eight weeks; patch for twelve hours; manipulation 1 times 8; \
+                    eight weeks of therapy; 6 sessions; 240gm";
+        let q = |s: &str| {
+            let b = text.find(s).unwrap();
+            (b, b + s.len(), Label::Quantity)
+        };
+        let got = run(
+            text,
+            &[
+                q("six"),
+                q("twelve"),
+                q("times 8"),
+                q("eight weeks"),
+                q("6 sessions"),
+                q("240gm"),
+            ],
+        );
+        assert_eq!(got, vec!["Quantity 6 sessions", "Quantity 240gm"]);
     }
 
     #[test]
