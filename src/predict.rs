@@ -126,8 +126,9 @@ pub enum Decoding {
     Edges,
     /// Both: whole words and clean edges.
     Full,
-    /// Full, then the annotation's rules (`rules.rs`): page citations from their pattern, and
-    /// no diagnosis that is bare pain or a body part alone.
+    /// Full, then the annotation's rules (`rules.rs`): page citations and quantities from their
+    /// forms, diagnoses with their location words and no bare pain or body part alone, lists
+    /// of conditions cut apart, and every mention of a sure drug or diagnosis tagged.
     #[default]
     Rules,
 }

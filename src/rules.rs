@@ -416,14 +416,22 @@ fn join_fragments(
     entities: Vec<(EntitySpan, f32)>,
 ) -> Vec<(EntitySpan, f32)> {
     let fragment = |e: &EntitySpan| names_no_condition(e, word_count(text, e), vague);
+    join_diagnoses(entities, |last, next| {
+        (fragment(last) || fragment(next)) && joins(text, last.end, next.start, vague)
+    })
+}
+
+/// Each diagnosis joined with the diagnosis after it (the joined one has the lower score) while
+/// `one(last, next)` says the two are one condition; `entities` in order.
+fn join_diagnoses(
+    entities: Vec<(EntitySpan, f32)>,
+    one: impl Fn(&EntitySpan, &EntitySpan) -> bool,
+) -> Vec<(EntitySpan, f32)> {
     let mut out: Vec<(EntitySpan, f32)> = Vec::with_capacity(entities.len());
     for (e, score) in entities {
         if let Some((last, last_score)) = out.last_mut() {
             let both_diagnoses = last.label == Label::Diagnosis && e.label == Label::Diagnosis;
-            if both_diagnoses
-                && (fragment(last) || fragment(&e))
-                && joins(text, last.end, e.start, vague)
-            {
+            if both_diagnoses && one(last, &e) {
                 last.end = e.end;
                 *last_score = last_score.min(score);
                 continue;
@@ -633,24 +641,14 @@ fn join_with(
     with_links: &[[(usize, usize); 2]],
     entities: Vec<(EntitySpan, f32)>,
 ) -> Vec<(EntitySpan, f32)> {
-    let mut out: Vec<(EntitySpan, f32)> = Vec::with_capacity(entities.len());
-    for (e, score) in entities {
-        if let Some((last, last_score)) = out.last_mut() {
-            let i = with_links.partition_point(|l| l[0].0 < last.end);
-            let linked = with_links.get(i).is_some_and(|l| {
-                l[1].0 == e.start
-                    && text[last.end..l[0].0].iter().all(|c| c.is_whitespace())
-                    && l[0].0 > last.end
-            });
-            if last.label == Label::Diagnosis && e.label == Label::Diagnosis && linked {
-                last.end = e.end;
-                *last_score = last_score.min(score);
-                continue;
-            }
-        }
-        out.push((e, score));
-    }
-    out
+    join_diagnoses(entities, |last, next| {
+        let i = with_links.partition_point(|l| l[0].0 < last.end);
+        with_links.get(i).is_some_and(|l| {
+            l[0].0 > last.end
+                && l[1].0 == next.start
+                && text[last.end..l[0].0].iter().all(|c| c.is_whitespace())
+        })
+    })
 }
 
 /// Nouns a condition ends on or is named by (`pain`, `strain`, `radiculopathy`): where two of
@@ -1452,12 +1450,18 @@ mod tests {
     }
 
     fn run(text: &str, spans: &[(usize, usize, Label)]) -> Vec<String> {
+        run_with(text, &[], spans)
+    }
+
+    /// `run` with a diagnosis lexicon of `phrases`.
+    fn run_with(text: &str, phrases: &[&str], spans: &[(usize, usize, Label)]) -> Vec<String> {
         let chars = CharIndex::new(text);
+        let lexicon = crate::lexicon::Lexicon::from_entries([], phrases.iter().copied());
         let inputs = RuleInputs::new(
             text,
             &chars,
             pattern_matches(text, &chars).pages,
-            Vec::new(),
+            lexicon.find(text, &chars).diagnosis_links,
         );
         let cs: Vec<char> = text.chars().collect();
         let entities = spans
@@ -1476,24 +1480,29 @@ mod tests {
             .collect()
     }
 
+    /// `run` with the first occurrence of each of `phrases` as a model diagnosis.
+    fn run_diagnoses(text: &str, phrases: &[&str]) -> Vec<String> {
+        let spans: Vec<_> = phrases.iter().map(|p| diagnosis_at(text, p)).collect();
+        run(text, &spans)
+    }
+
     #[test]
     fn listed_conditions_are_cut_apart_and_shared_heads_stay_whole() {
         let text = "neck pain, shoulder pain and elbow pain. strain of neck and strain of \
                     lumbar paraspinal muscle. impingement syndrome right shoulder, unspecified \
                     sprain. neck and low back pain. cervical sprain and strain. shoulder strain \
                     and sprain with impingement. pain, unspecified. myalgia and myositis.";
-        let whole = |s: &str| diagnosis_at(text, s);
-        let got = run(
+        let got = run_diagnoses(
             text,
             &[
-                whole("neck pain, shoulder pain and elbow pain"),
-                whole("strain of neck and strain of lumbar paraspinal muscle"),
-                whole("impingement syndrome right shoulder, unspecified sprain"),
-                whole("neck and low back pain"),
-                whole("cervical sprain and strain"),
-                whole("shoulder strain and sprain with impingement"),
-                whole("pain, unspecified"),
-                whole("myalgia and myositis"),
+                "neck pain, shoulder pain and elbow pain",
+                "strain of neck and strain of lumbar paraspinal muscle",
+                "impingement syndrome right shoulder, unspecified sprain",
+                "neck and low back pain",
+                "cervical sprain and strain",
+                "shoulder strain and sprain with impingement",
+                "pain, unspecified",
+                "myalgia and myositis",
             ],
         );
         assert_eq!(
@@ -1519,15 +1528,9 @@ mod tests {
     fn a_diagnosis_takes_in_the_head_noun_after_it() {
         let text = "radicular pain; cervical nerve root irritation; ACOEM Low Back Disorders \
                     Chapter; spasm, pain";
-        let find = |s: &str| diagnosis_at(text, s);
-        let got = run(
+        let got = run_diagnoses(
             text,
-            &[
-                find("radicular"),
-                find("cervical nerve root"),
-                find("Low Back"),
-                find("spasm"),
-            ],
+            &["radicular", "cervical nerve root", "Low Back", "spasm"],
         );
         // `Low Back` alone is a place, not a condition, and is dropped.
         assert_eq!(
@@ -1617,57 +1620,30 @@ mod tests {
     #[test]
     fn diagnoses_take_in_words_of_a_lexicon_phrase_next_to_them() {
         let text = "full thickness rotator cuff tear with pain; the cuff tear";
-        let chars = CharIndex::new(text);
-        let lexicon =
-            crate::lexicon::Lexicon::from_entries([], ["rotator cuff tear", "tear with pain"]);
-        let inputs = RuleInputs::new(
+        let second = text.rfind("cuff tear").unwrap();
+        let got = run_with(
             text,
-            &chars,
-            Vec::new(),
-            lexicon.find(text, &chars).diagnosis_links,
+            &["rotator cuff tear", "tear with pain"],
+            &[
+                diagnosis_at(text, "cuff tear"),
+                (second, second + "cuff tear".len(), Label::Diagnosis),
+            ],
         );
-        let cs: Vec<char> = text.chars().collect();
-        let at = |s: &str, from: usize| {
-            let b = from + text[from..].find(s).unwrap();
-            (
-                EntitySpan {
-                    start: b,
-                    end: b + s.len(),
-                    label: Label::Diagnosis,
-                },
-                0.5,
-            )
-        };
-        let got: Vec<String> = apply(&cs, &inputs, vec![at("cuff tear", 0), at("cuff tear", 30)])
-            .into_iter()
-            .map(|(e, _)| cs[e.start..e.end].iter().collect())
-            .collect();
         // `rotator` joins (`rotator cuff`), `with` does not (a function word), `the` neither.
-        assert_eq!(got, ["rotator cuff tear", "cuff tear"]);
+        assert_eq!(got, ["Diagnosis rotator cuff tear", "Diagnosis cuff tear"]);
     }
 
     #[test]
     fn diagnoses_joined_by_with_as_in_the_lexicon_are_one() {
         let text = "low back pain with radiculopathy; hand pain with numbness; arm pain with \
                     weakness";
-        let chars = CharIndex::new(text);
         // `with radiculopathy` is in two phrases, `with weakness` in one only.
-        let lexicon = crate::lexicon::Lexicon::from_entries(
-            [],
-            [
-                "neck pain with radiculopathy",
-                "disc disorder with radiculopathy",
-                "conversion disorder with weakness",
-            ],
-        );
-        let inputs = RuleInputs::new(
-            text,
-            &chars,
-            Vec::new(),
-            lexicon.find(text, &chars).diagnosis_links,
-        );
-        let cs: Vec<char> = text.chars().collect();
-        let entities = [
+        let lexicon = [
+            "neck pain with radiculopathy",
+            "disc disorder with radiculopathy",
+            "conversion disorder with weakness",
+        ];
+        let spans = [
             "low back pain",
             "radiculopathy",
             "hand pain",
@@ -1675,22 +1651,15 @@ mod tests {
             "arm pain",
             "weakness",
         ]
-        .map(|s| {
-            let (start, end, label) = diagnosis_at(text, s);
-            (EntitySpan { start, end, label }, 0.9)
-        });
-        let got: Vec<String> = apply(&cs, &inputs, entities.to_vec())
-            .into_iter()
-            .map(|(e, _)| cs[e.start..e.end].iter().collect())
-            .collect();
+        .map(|p| diagnosis_at(text, p));
         assert_eq!(
-            got,
+            run_with(text, &lexicon, &spans),
             [
-                "low back pain with radiculopathy",
-                "hand pain",
-                "numbness",
-                "arm pain",
-                "weakness"
+                "Diagnosis low back pain with radiculopathy",
+                "Diagnosis hand pain",
+                "Diagnosis numbness",
+                "Diagnosis arm pain",
+                "Diagnosis weakness"
             ]
         );
     }
