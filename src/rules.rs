@@ -14,6 +14,7 @@
 //! - a drug name in the drug lexicon gets a bonus for `DRUG` before decoding
 //!   (`DRUG_LEXICON_PRIOR`);
 //! - no span crosses a sentence end or holds an unmatched bracket (none in the gold does);
+//! - a drug class is not a `DRUG` (`Benzodiazepines`, `muscle relaxants`, `narcotic`);
 //! - a `DRUG` keeps "a release modifier that is part of the name" (`Tramadol ER`,
 //!   `Venlafaxine HCL ER`, `Pantoprazole sodium`: 28 gold spans have one, none leaves one out),
 //!   and a trademark sign is not part of the name (`Voltaren®` is `Voltaren`);
@@ -957,6 +958,52 @@ fn tidy(text: &[char], e: &mut EntitySpan) -> bool {
     e.end > e.start
 }
 
+/// Words of drug classes, which ANNOTATION.md does not tag as `DRUG` (`opioids`, `NSAIDs`,
+/// `muscle relaxants`, `anticonvulsants`), singular and plural.
+const DRUG_CLASS_WORDS: &[&str] = &[
+    "analgesic",
+    "analgesics",
+    "anticonvulsant",
+    "anticonvulsants",
+    "antidepressant",
+    "antidepressants",
+    "antiepilepsy",
+    "antiepileptic",
+    "antiepileptics",
+    "anti-inflammatory",
+    "anti-inflammatories",
+    "anxiolytic",
+    "anxiolytics",
+    "benzodiazepine",
+    "benzodiazepines",
+    "hypnotic",
+    "hypnotics",
+    "muscle",
+    "narcotic",
+    "narcotics",
+    "nsaid",
+    "nsaids",
+    "opiate",
+    "opiates",
+    "opioid",
+    "opioids",
+    "relaxant",
+    "relaxants",
+    "sedative",
+    "sedatives",
+    "steroid",
+    "steroids",
+];
+
+/// Whether `text[start..end]` names only a drug class (`Benzodiazepines`, `Muscle Relaxants`).
+fn drug_class(text: &[char], start: usize, end: usize) -> bool {
+    let words = span_tokens(text, start, end.min(text.len()));
+    !words.is_empty()
+        && words
+            .iter()
+            .all(|w| DRUG_CLASS_WORDS.contains(&w.2.as_str()) || w.2 == ",")
+}
+
 /// A drug span without a trailing trademark sign and through the modifier words after it.
 fn drug_edges(text: &[char], e: &mut EntitySpan) {
     while e.end > e.start + 1 && matches!(text.get(e.end - 1), Some('®' | '™')) {
@@ -1154,6 +1201,7 @@ pub fn apply(
         .into_iter()
         .filter(|(e, _)| !overlaps_sorted(&ranges, e.start, e.end))
         .filter(|(e, _)| e.label != Label::Quantity || !duration_or_frequency(text, e.start, e.end))
+        .filter(|(e, _)| e.label != Label::Drug || !drug_class(text, e.start, e.end))
         .filter_map(|(mut e, score)| tidy(text, &mut e).then_some((e, score)))
         .collect();
     entities.sort_by_key(|(e, _)| (e.start, e.end));
@@ -1563,6 +1611,26 @@ mod tests {
             ],
         );
         assert_eq!(got, vec!["Quantity 6 sessions", "Quantity 240gm"]);
+    }
+
+    #[test]
+    fn drug_classes_are_not_drugs() {
+        let text = "Section(s): Benzodiazepines. Muscle Relaxants such as Flexeril; narcotic \
+                    analgesics";
+        let drug = |s: &str| {
+            let b = text.find(s).unwrap();
+            (b, b + s.len(), Label::Drug)
+        };
+        let got = run(
+            text,
+            &[
+                drug("Benzodiazepines"),
+                drug("Muscle Relaxants"),
+                drug("Flexeril"),
+                drug("narcotic"),
+            ],
+        );
+        assert_eq!(got, vec!["Drug Flexeril"]);
     }
 
     #[test]
