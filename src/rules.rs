@@ -8,9 +8,10 @@
 //!   count of sessions, visits, treatments or injections is taken from the count (`12`,
 //!   `twelve (12)`, `8-10`, `#6`) through the unit word (`12 additional PT sessions`), unless it
 //!   is a frequency (`3 visits per week`); count markers `#90` (`#60 grams`), `quantity of 60`
-//!   and `times 6` (but not the frequency code `1 times 8`) are spans of their own. The model
-//!   keeps its quantity spans where no such form is found (`240gm`, `x1`, `60 count`), unless
-//!   they are durations or frequency codes (`six to eight weeks`, `1 times 8`);
+//!   and `times 6` (but not the frequency code `1 times 8`) are spans of their own, and so are
+//!   counts of packages dispensed (`1 container`, `30-tablet`; not `one tablet twice daily`).
+//!   The model keeps its quantity spans where no such form is found (`240gm`, `x1`, `60
+//!   count`), unless they are durations or frequency codes (`six to eight weeks`, `1 times 8`);
 //! - a drug name in the drug lexicon gets a bonus for `DRUG` before decoding
 //!   (`DRUG_LEXICON_PRIOR`);
 //! - no span crosses a sentence end or holds an unmatched bracket (none in the gold does);
@@ -42,7 +43,7 @@
 //!
 //! Measured against the gold of `data/` (test `rules_agree_with_the_gold`): no gold
 //! `DIAGNOSIS` is bare pain or a place alone, and 6 of 1,656 leave location words outside;
-//! the page pattern finds every gold `GUIDELINE_PAGE` exactly; the quantity forms find 489 of
+//! the page pattern finds every gold `GUIDELINE_PAGE` exactly; the quantity forms find 496 of
 //! the 515 gold `QUANTITY` spans exactly; no gold diagnosis is cut as a list; where no gold
 //! span is, the rules add 10 spans (5 of them pains at a body part). The
 //! rules were written with all of `data/` in view, so cross-validation cannot tell how they
@@ -237,6 +238,20 @@ static COUNT_MARKER: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("static pattern")
 });
+/// A count of packages or units dispensed: `1 container`, `One box`, `5 capsules`,
+/// `30-tablet`; not a dose to take (`one tablet twice daily`, `DOSING_AFTER`).
+static COUNT_PACKAGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?i)\b(?:\d{{1,3}}|{NUMBER_WORDS})(?:\s*\(\d+\))?\s*-?\s*(?:containers?|box(?:es)?|tubes?|bottles?|kits?|capsules?|tablets?)\b"
+    ))
+    .expect("static pattern")
+});
+static DOSING_AFTER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^\s+(?:once|twice|three|four|daily|a\s+day|per\s+day|every|at\s+bedtime|as\s+needed|by\s+mouth|orally|po|bid|tid|qid|prn|q\d)\b",
+    )
+    .expect("static pattern")
+});
 /// `quantity 60`, `quantity of 60`, `qty: 60`.
 static QUANTITY_OF: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:quantity|qty)(?:\s+of|\s*:)?\s*\d+\b").expect("static pattern")
@@ -328,6 +343,16 @@ pub fn quantity_spans(text: &str, chars: &CharIndex) -> Vec<(usize, usize)> {
     }
     for m in QUANTITY_OF.find_iter(text) {
         if !taken(&found, m.start(), m.end()) {
+            found.push((m.start(), m.end()));
+        }
+    }
+    for m in COUNT_PACKAGE.find_iter(text) {
+        let glued = before(text, m.start(), 4)
+            .chars()
+            .last()
+            .is_some_and(|ch| matches!(ch, '-' | '/' | '.' | '#') || ch.is_alphanumeric());
+        let dosing = DOSING_AFTER.is_match(&text[m.end()..]);
+        if !glued && !dosing && !taken(&found, m.start(), m.end()) {
             found.push((m.start(), m.end()));
         }
     }
@@ -1631,6 +1656,21 @@ mod tests {
             ],
         );
         assert_eq!(got, vec!["Drug Flexeril"]);
+    }
+
+    #[test]
+    fn counts_of_packages_are_quantities_and_doses_to_take_are_not() {
+        let text = "One container of cream; 5 capsules only; a 30-tablet supply; one tablet \
+                    twice daily; Norco 10/325mg #90";
+        assert_eq!(
+            run(text, &[]),
+            vec![
+                "Quantity One container",
+                "Quantity 5 capsules",
+                "Quantity 30-tablet",
+                "Quantity #90"
+            ]
+        );
     }
 
     #[test]
