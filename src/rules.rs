@@ -12,6 +12,8 @@
 //!   counts of packages dispensed (`1 container`, `30-tablet`; not `one tablet twice daily`).
 //!   The model keeps its quantity spans where no such form is found (`240gm`, `x1`, `60
 //!   count`), unless they are durations or frequency codes (`six to eight weeks`, `1 times 8`);
+//! - a `DOSE` or `QUANTITY` keeps its number whole (`1.3%`, not `1`) and a `DOSE` its unit
+//!   (`550 mg`, not `550`): every gold `DOSE` ends on its unit;
 //! - a drug name in the drug lexicon gets a bonus for `DRUG` before decoding
 //!   (`DRUG_LEXICON_PRIOR`);
 //! - no span crosses a sentence end or holds an unmatched bracket (none in the gold does);
@@ -983,6 +985,44 @@ fn tidy(text: &[char], e: &mut EntitySpan) -> bool {
     e.end > e.start
 }
 
+const DOSE_UNITS: &[&str] = &[
+    "mg", "mcg", "g", "gm", "gram", "grams", "ml", "cc", "unit", "units",
+];
+
+/// A strength or count keeps its number whole and a strength its unit: no gold `DOSE` or
+/// `QUANTITY` edge falls at a decimal point (`1` of `1.3%`), and every gold `DOSE` ends on its
+/// unit, none right before one (`550` + ` mg`).
+fn number_edges(text: &[char], e: &mut EntitySpan) {
+    let digit = |k: usize| text.get(k).is_some_and(char::is_ascii_digit);
+    while e.start >= 2 && text[e.start - 1] == '.' && digit(e.start - 2) && digit(e.start) {
+        e.start -= 2;
+        while e.start > 0 && digit(e.start - 1) {
+            e.start -= 1;
+        }
+    }
+    while text.get(e.end) == Some(&'.') && digit(e.end + 1) && digit(e.end - 1) {
+        e.end += 2;
+        while digit(e.end) {
+            e.end += 1;
+        }
+    }
+    if e.label != Label::Dose || !digit(e.end - 1) {
+        return;
+    }
+    if text.get(e.end) == Some(&'%') {
+        e.end += 1;
+        return;
+    }
+    let gap = usize::from(text.get(e.end) == Some(&' '));
+    let unit: String = text[(e.end + gap).min(text.len())..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    if DOSE_UNITS.contains(&unit.to_ascii_lowercase().as_str()) {
+        e.end += gap + unit.chars().count();
+    }
+}
+
 /// Words of drug classes, which ANNOTATION.md does not tag as `DRUG` (`opioids`, `NSAIDs`,
 /// `muscle relaxants`, `anticonvulsants`), singular and plural.
 const DRUG_CLASS_WORDS: &[&str] = &[
@@ -1242,8 +1282,10 @@ pub fn apply(
         })
         .collect();
     for (e, _) in &mut out {
-        if e.label == Label::Drug {
-            drug_edges(text, e);
+        match e.label {
+            Label::Drug => drug_edges(text, e),
+            Label::Dose | Label::Quantity => number_edges(text, e),
+            _ => {}
         }
     }
     out.extend(
@@ -1670,6 +1712,20 @@ mod tests {
                 "Quantity 30-tablet",
                 "Quantity #90"
             ]
+        );
+    }
+
+    #[test]
+    fn doses_keep_their_number_whole_and_their_unit() {
+        let text = "Flector 1.3% patch; Naproxen 550 mg twice; Norco 7.5/325mg; Lidoderm 5%";
+        let dose = |s: &str| {
+            let b = text.find(s).unwrap();
+            (b, b + s.len(), Label::Dose)
+        };
+        let got = run(text, &[dose("1"), dose("550"), dose("5/325mg"), dose("5%")]);
+        assert_eq!(
+            got,
+            vec!["Dose 1.3%", "Dose 550 mg", "Dose 7.5/325mg", "Dose 5%"]
         );
     }
 
