@@ -18,9 +18,10 @@
 //!   (`DRUG_LEXICON_PRIOR`);
 //! - no span crosses a sentence end or holds an unmatched bracket (none in the gold does);
 //! - a drug class is not a `DRUG` (`Benzodiazepines`, `muscle relaxants`, `narcotic`);
-//! - a `DRUG` keeps "a release modifier that is part of the name" (`Tramadol ER`,
-//!   `Venlafaxine HCL ER`, `Pantoprazole sodium`: 28 gold spans have one, none leaves one out),
-//!   and a trademark sign is not part of the name (`Voltaren®` is `Voltaren`);
+//! - a `DRUG` keeps the number of `Tylenol #3`, and "a release modifier that is part of the
+//!   name" (`Tramadol ER`, `Venlafaxine HCL ER`, `Pantoprazole sodium`: 28 gold spans have one,
+//!   none leaves one out), and a trademark sign is not part of the name (`Voltaren®` is
+//!   `Voltaren`);
 //! - a `DIAGNOSIS` is a condition: bare `pain` with only severity or time words (`chronic pain`,
 //!   `acute pain`), and a body part or side alone (`left`, `cervical`, `left shoulder`), are not
 //!   ones. The model emits such spans mostly as fragments of a longer diagnosis it split: a
@@ -1090,7 +1091,19 @@ fn drug_edges(text: &[char], e: &mut EntitySpan) {
             break;
         }
     }
+    // `Tylenol #3`, `Tylenol No. 3`: the number names the product (with codeine), and the
+    // quantity forms leave it alone.
+    let name: String = text[e.start..e.end].iter().collect();
+    if name.to_ascii_lowercase().ends_with("tylenol") {
+        let rest: String = text[e.end..(e.end + 8).min(text.len())].iter().collect();
+        if let Some(m) = PRODUCT_NUMBER.find(&rest) {
+            e.end += rest[..m.end()].chars().count();
+        }
+    }
 }
+
+static PRODUCT_NUMBER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^ (?:#\s?|No\. ?)\d\b").expect("static pattern"));
 
 /// Log-probability bonus for DRUG on the tokens of a drug-lexicon match (`B-DRUG` on its first,
 /// `I-DRUG` on the rest), added before Viterbi: where the model hesitates over a name the
@@ -1726,6 +1739,24 @@ mod tests {
         assert_eq!(
             got,
             vec!["Dose 1.3%", "Dose 550 mg", "Dose 7.5/325mg", "Dose 5%"]
+        );
+    }
+
+    #[test]
+    fn tylenol_keeps_its_product_number() {
+        let text = "starting Tylenol #3 and Tylenol No. 3; Tylenol 500mg";
+        let drug = |from: usize| {
+            let b = from + text[from..].find("Tylenol").unwrap();
+            (b, b + "Tylenol".len(), Label::Drug)
+        };
+        let q = text.find("#3").unwrap();
+        let got = run(
+            text,
+            &[drug(0), (q, q + 2, Label::Quantity), drug(20), drug(32)],
+        );
+        assert_eq!(
+            got,
+            vec!["Drug Tylenol #3", "Drug Tylenol No. 3", "Drug Tylenol"]
         );
     }
 
