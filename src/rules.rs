@@ -1366,7 +1366,10 @@ fn place_pain(
         let (ps, pe, pkind) = vague[i - 1];
         let place = text[ps..pe].iter().collect::<String>().to_ascii_lowercase();
         let next_to = pe < s && text[pe..s].iter().all(|c| c.is_whitespace());
-        let placed = pkind == WordKind::Place && next_to && !SIDES.contains(&place.as_str());
+        // `Low Back Pain Chapter` is a title: a capitalised pain after a capitalised place.
+        let title = text[s].is_uppercase() && text[ps].is_uppercase();
+        let placed =
+            pkind == WordKind::Place && next_to && !SIDES.contains(&place.as_str()) && !title;
         // `pain in the left elbow`, but not after a word that may make it a kind of pain
         // (`radicular pain in the right buttock`).
         let after_word = {
@@ -1764,7 +1767,8 @@ mod tests {
     fn pain_at_a_body_part_is_a_diagnosis_where_the_model_found_none() {
         let text = "He has lumbar pain. Pain of the lower back. He complained of pain to the \
                     left shoulder. Left pain. Radicular pain in the right buttock. The pain \
-                    was 5/10. His back.\nPain was rated 5. Her neck pain persists.";
+                    was 5/10. His back.\nPain was rated 5. Her neck pain persists. ODG Low \
+                    Back Pain Chapter.";
         let got = run(text, &[diagnosis_at(text, "neck pain")]);
         assert_eq!(
             got,
