@@ -133,7 +133,8 @@ fn is_edge_word(word: &[char]) -> bool {
         [c] if EDGE_PUNCTUATION.contains(c) => true,
         // Capital A ends names such as `hepatitis A`.
         ['A'] => false,
-        _ if word.len() <= 9 => {
+        // No edge word is longer; longer words are not looked up.
+        _ if word.len() <= 12 => {
             let w: String = word.iter().flat_map(|c| c.to_lowercase()).collect();
             EDGE_WORDS.contains(&w.as_str())
         }
@@ -301,5 +302,15 @@ mod tests {
             edge_tokens(&text, &offsets, &continues),
             [false, true, true, true, false, false, true]
         );
+    }
+
+    #[test]
+    fn every_listed_edge_word_is_one() {
+        for w in EDGE_WORDS {
+            let chars: Vec<char> = w.chars().collect();
+            assert!(is_edge_word(&chars), "{w}");
+        }
+        let upper: Vec<char> = "Significant".chars().collect();
+        assert!(is_edge_word(&upper));
     }
 }
