@@ -286,6 +286,8 @@ static DURATION_END: LazyLock<Regex> = LazyLock::new(|| {
 /// in `six to eight weeks`, `twelve` in `twelve hours`), or it is `times N` after a count
 /// (`1 times 8`, the form `quantity_spans` refuses).
 fn duration_or_frequency(text: &[char], start: usize, end: usize) -> bool {
+    let end = end.min(text.len());
+    let start = start.min(end);
     let inside: String = text[start..end].iter().collect();
     let after: String = text[end..(end + 24).min(text.len())].iter().collect();
     let before: String = text[start.saturating_sub(16)..start].iter().collect();
