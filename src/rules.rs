@@ -1613,10 +1613,20 @@ mod tests {
             .collect()
     }
 
-    /// `run` with the first occurrence of each of `phrases` as a model diagnosis.
-    fn run_diagnoses(text: &str, phrases: &[&str]) -> Vec<String> {
-        let spans: Vec<_> = phrases.iter().map(|p| diagnosis_at(text, p)).collect();
+    /// `run` with the first occurrence of each of `phrases` as a model span of `label`.
+    fn run_labelled(text: &str, label: Label, phrases: &[&str]) -> Vec<String> {
+        let spans: Vec<_> = phrases
+            .iter()
+            .map(|p| {
+                let b = text.find(p).unwrap();
+                (b, b + p.len(), label)
+            })
+            .collect();
         run(text, &spans)
+    }
+
+    fn run_diagnoses(text: &str, phrases: &[&str]) -> Vec<String> {
+        run_labelled(text, Label::Diagnosis, phrases)
     }
 
     #[test]
@@ -1680,19 +1690,16 @@ mod tests {
     fn model_quantities_that_are_durations_or_frequency_codes_are_dropped() {
         let text = "PT for six to eight weeks; patch for twelve hours; manipulation 1 times 8; \
                     eight weeks of therapy; 6 sessions; 240gm";
-        let q = |s: &str| {
-            let b = text.find(s).unwrap();
-            (b, b + s.len(), Label::Quantity)
-        };
-        let got = run(
+        let got = run_labelled(
             text,
+            Label::Quantity,
             &[
-                q("six"),
-                q("twelve"),
-                q("times 8"),
-                q("eight weeks"),
-                q("6 sessions"),
-                q("240gm"),
+                "six",
+                "twelve",
+                "times 8",
+                "eight weeks",
+                "6 sessions",
+                "240gm",
             ],
         );
         assert_eq!(got, vec!["Quantity 6 sessions", "Quantity 240gm"]);
@@ -1702,17 +1709,14 @@ mod tests {
     fn drug_classes_are_not_drugs() {
         let text = "Section(s): Benzodiazepines. Muscle Relaxants such as Flexeril; narcotic \
                     analgesics";
-        let drug = |s: &str| {
-            let b = text.find(s).unwrap();
-            (b, b + s.len(), Label::Drug)
-        };
-        let got = run(
+        let got = run_labelled(
             text,
+            Label::Drug,
             &[
-                drug("Benzodiazepines"),
-                drug("Muscle Relaxants"),
-                drug("Flexeril"),
-                drug("narcotic"),
+                "Benzodiazepines",
+                "Muscle Relaxants",
+                "Flexeril",
+                "narcotic",
             ],
         );
         assert_eq!(got, vec!["Drug Flexeril"]);
@@ -1736,11 +1740,7 @@ mod tests {
     #[test]
     fn doses_keep_their_number_whole_and_their_unit() {
         let text = "Flector 1.3% patch; Naproxen 550 mg twice; Norco 7.5/325mg; Lidoderm 5%";
-        let dose = |s: &str| {
-            let b = text.find(s).unwrap();
-            (b, b + s.len(), Label::Dose)
-        };
-        let got = run(text, &[dose("1"), dose("550"), dose("5/325mg"), dose("5%")]);
+        let got = run_labelled(text, Label::Dose, &["1", "550", "5/325mg", "5%"]);
         assert_eq!(
             got,
             vec!["Dose 1.3%", "Dose 550 mg", "Dose 7.5/325mg", "Dose 5%"]
