@@ -1789,18 +1789,17 @@ mod tests {
                     weakness of the bilateral upper extremity, left greater than right; \
                     status post crush injury. Left. Spasm of the neck; chronic\nradiculopathy \
                     of lumbar region; fracture of healing";
-        let find = |s: &str| diagnosis_at(text, s);
-        let got = run(
+        let got = run_diagnoses(
             text,
             &[
-                find("fracture"),
-                find("fracture;"),
-                find("weakness"),
-                find("crush injury"),
-                find("Spasm"),
-                find("neck"),
-                find("radiculopathy"),
-                find("fracture of healing"),
+                "fracture",
+                "fracture;",
+                "weakness",
+                "crush injury",
+                "Spasm",
+                "neck",
+                "radiculopathy",
+                "fracture of healing",
             ],
         );
         assert_eq!(
@@ -2022,20 +2021,19 @@ mod tests {
     fn fragments_join_the_diagnosis_next_to_them() {
         let text = "acute carpal tunnel syndrome; lumbar and cervical muscle strain; \
                     pain in the left shoulder; neck pain, back spasm; right; tear";
-        let find = |s: &str| diagnosis_at(text, s);
-        let got = run(
+        let got = run_diagnoses(
             text,
             &[
-                find("acute"),
-                find("carpal tunnel syndrome"),
-                find("lumbar"),
-                find("cervical muscle strain"),
-                find("pain in"),
-                find("left shoulder"),
-                find("neck pain"),
-                find("back spasm"),
-                find("right"),
-                find("tear"),
+                "acute",
+                "carpal tunnel syndrome",
+                "lumbar",
+                "cervical muscle strain",
+                "pain in",
+                "left shoulder",
+                "neck pain",
+                "back spasm",
+                "right",
+                "tear",
             ],
         );
         assert_eq!(
