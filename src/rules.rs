@@ -307,6 +307,15 @@ fn before(text: &str, at: usize, n: usize) -> &str {
     &text[from..at]
 }
 
+/// Whether the count at byte `at` is glued to what is before it (`-`, `/`, `.`, `#` or a letter
+/// or digit): part of a date, a fraction, a decimal or a longer token.
+fn glued_before(text: &str, at: usize) -> bool {
+    before(text, at, 4)
+        .chars()
+        .last()
+        .is_some_and(|ch| matches!(ch, '-' | '/' | '.' | '#') || ch.is_alphanumeric())
+}
+
 /// The `QUANTITY` spans of the forms above, in characters, in order, without overlaps.
 pub fn quantity_spans(text: &str, chars: &CharIndex) -> Vec<(usize, usize)> {
     let mut found: Vec<(usize, usize)> = Vec::new();
@@ -317,10 +326,7 @@ pub fn quantity_spans(text: &str, chars: &CharIndex) -> Vec<(usize, usize)> {
     while let Some(c) = COUNT_THROUGH_UNIT.captures_at(text, at) {
         let m = c.get(0).expect("whole match");
         let between = c.get(1).map_or("", |g| g.as_str());
-        let glued = before(text, m.start(), 4)
-            .chars()
-            .last()
-            .is_some_and(|ch| matches!(ch, '-' | '/' | '.' | '#') || ch.is_alphanumeric());
+        let glued = glued_before(text, m.start());
         let ok = !glued
             && !between
                 .split_whitespace()
@@ -352,10 +358,7 @@ pub fn quantity_spans(text: &str, chars: &CharIndex) -> Vec<(usize, usize)> {
         }
     }
     for m in COUNT_PACKAGE.find_iter(text) {
-        let glued = before(text, m.start(), 4)
-            .chars()
-            .last()
-            .is_some_and(|ch| matches!(ch, '-' | '/' | '.' | '#') || ch.is_alphanumeric());
+        let glued = glued_before(text, m.start());
         let dosing = DOSING_AFTER.is_match(&text[m.end()..]);
         if !glued && !dosing && !taken(&found, m.start(), m.end()) {
             found.push((m.start(), m.end()));
@@ -509,6 +512,11 @@ const ANATOMY: &[&str] = &[
     "vertebra",
     "vertebrae",
 ];
+/// A lowercase word that names where a condition is: a place or an anatomy word.
+fn is_place(word: &str) -> bool {
+    PLACES.contains(&word) || ANATOMY.contains(&word)
+}
+
 const LOCATION_DETERMINERS: &[&str] = &["the", "his", "her", "their", "both", "a", "an"];
 /// Words inside a location that cannot end it: ordinals, sides, directions, finger names.
 const LOCATION_MODIFIERS: &[&str] = &[
@@ -587,7 +595,6 @@ fn location_end(text: &[char], end: usize, connectors: &[&str]) -> Option<usize>
     if first.0 != end + gap || !connectors.contains(&first.2.as_str()) {
         return None;
     }
-    let place = |w: &str| PLACES.contains(&w) || ANATOMY.contains(&w);
     let mut i = 0;
     if rest
         .first()
@@ -604,7 +611,7 @@ fn location_end(text: &[char], end: usize, connectors: &[&str]) -> Option<usize>
             break;
         }
         let modifier = LOCATION_MODIFIERS.contains(&w.as_str());
-        if place(w) && !modifier {
+        if is_place(w) && !modifier {
             last = Some(*e);
         } else if !(modifier || matches!(w.as_str(), "and" | "or" | "the")) {
             break;
@@ -829,10 +836,7 @@ fn split_lists(text: &[char], entities: Vec<(EntitySpan, f32)>) -> Vec<(EntitySp
                 after
                     .first()
                     .is_some_and(|w| matches!(w.2.as_str(), "of" | "in" | "to"))
-                    || after.iter().all(|w| {
-                        let w = w.2.as_str();
-                        PLACES.contains(&w) || ANATOMY.contains(&w)
-                    })
+                    || after.iter().all(|w| is_place(&w.2))
             });
             let shared = right
                 .iter()
@@ -909,8 +913,7 @@ fn places_start(text: &[char], start: usize, floor: usize) -> usize {
             return k;
         }
         let word = text[b..j].iter().collect::<String>().to_ascii_lowercase();
-        let place = (PLACES.contains(&word.as_str()) || ANATOMY.contains(&word.as_str()))
-            && !matches!(word.as_str(), "post" | "pre");
+        let place = is_place(&word) && !matches!(word.as_str(), "post" | "pre");
         if !(place || matches!(word.as_str(), "acute" | "chronic")) {
             return k;
         }
