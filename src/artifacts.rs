@@ -6,6 +6,7 @@
 //! | `labels.json` | the BIO tag set and decision classes, in index order |
 //! | `tokenizer.json` | the WordPiece tokenizer (`tokenizers` format) |
 //! | `lexicon.txt.gz` | drug and diagnosis gazetteers used as features |
+//! | `memory.tsv` | the drug and diagnosis phrases the training letters' gold tags (`memory.rs`) |
 //! | `model.safetensors` | the weights |
 //! | `train_log.jsonl` | loss and dev metrics per epoch (not needed to load) |
 //!
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::features::FEATURE_DIM;
 use crate::lexicon::Lexicon;
+use crate::memory::Memory;
 use crate::model::{ImrModel, ModelConfig, FORMAT_VERSION};
 use crate::predict::{Calibration, Inference};
 use crate::tokenize::{tag_names, LetterTokenizer};
@@ -29,6 +31,7 @@ pub const CONFIG: &str = "config.json";
 pub const LABELS: &str = "labels.json";
 pub const TOKENIZER: &str = "tokenizer.json";
 pub const LEXICON: &str = "lexicon.txt.gz";
+pub const MEMORY: &str = "memory.tsv";
 pub const WEIGHTS: &str = "model.safetensors";
 pub const TRAIN_LOG: &str = "train_log.jsonl";
 
@@ -62,6 +65,7 @@ pub struct ModelDir {
     pub config: ConfigFile,
     pub tokenizer: LetterTokenizer,
     pub lexicon: Lexicon,
+    pub memory: Memory,
     pub model: ImrModel,
     pub device: Device,
 }
@@ -83,7 +87,7 @@ impl ModelDir {
         if !dir.is_dir() {
             return Err(model_err(dir, "not a model directory (does not exist)"));
         }
-        for f in [CONFIG, LABELS, TOKENIZER, LEXICON, WEIGHTS] {
+        for f in [CONFIG, LABELS, TOKENIZER, LEXICON, MEMORY, WEIGHTS] {
             if !dir.join(f).is_file() {
                 return Err(model_err(dir, format!("missing {f}")));
             }
@@ -133,6 +137,7 @@ impl ModelDir {
             ));
         }
         let lexicon = Lexicon::load(&dir.join(LEXICON))?;
+        let memory = Memory::load(&dir.join(MEMORY))?;
         let device = Device::Cpu;
         let weights_path = dir.join(WEIGHTS);
         let bytes = std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, e))?;
@@ -149,6 +154,7 @@ impl ModelDir {
             config,
             tokenizer,
             lexicon,
+            memory,
             model,
             device,
         })
@@ -161,6 +167,7 @@ impl ModelDir {
             self.config.calibration,
             &self.tokenizer,
             &self.lexicon,
+            &self.memory,
             &self.device,
         )
     }
@@ -171,6 +178,7 @@ pub struct TrainedParts<'a> {
     pub config: &'a ConfigFile,
     pub tokenizer: &'a LetterTokenizer,
     pub lexicon: &'a Lexicon,
+    pub memory: &'a Memory,
     pub varmap: &'a VarMap,
     pub train_log: &'a str,
 }
@@ -202,13 +210,16 @@ pub fn save(dir: &Path, parts: &TrainedParts) -> Result<()> {
     write(TRAIN_LOG, parts.train_log.as_bytes())?;
     parts.tokenizer.save(&tmp.join(TOKENIZER))?;
     parts.lexicon.save(&tmp.join(LEXICON))?;
+    parts.memory.save(&tmp.join(MEMORY))?;
     parts
         .varmap
         .save(tmp.join(WEIGHTS))
         .map_err(|e| model_err(&tmp.join(WEIGHTS), e.to_string()))?;
     // On disk before the rename makes them visible: a power cut must not leave a renamed
     // directory of empty files.
-    for file in [CONFIG, LABELS, TRAIN_LOG, TOKENIZER, LEXICON, WEIGHTS] {
+    for file in [
+        CONFIG, LABELS, TRAIN_LOG, TOKENIZER, LEXICON, MEMORY, WEIGHTS,
+    ] {
         let p = tmp.join(file);
         std::fs::File::open(&p)
             .and_then(|f| f.sync_all())

@@ -14,6 +14,7 @@ pub mod eval;
 pub mod features;
 pub mod letter;
 pub mod lexicon;
+pub mod memory;
 pub mod model;
 pub mod predict;
 pub mod record;

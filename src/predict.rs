@@ -12,6 +12,7 @@ use crate::encode::{make_batch, EncodedLetter, Piece};
 use crate::error::Result;
 use crate::letter::Letter;
 use crate::lexicon::Lexicon;
+use crate::memory::Memory;
 use crate::model::{viterbi_words, Constraints, ImrModel, ModelConfig};
 use crate::rules;
 use crate::tokenize::{bio_to_spans, LetterTokenizer, NUM_TAGS};
@@ -108,6 +109,8 @@ pub struct Inference<'a> {
     pub calibration: Calibration,
     pub tokenizer: &'a LetterTokenizer,
     pub lexicon: &'a Lexicon,
+    /// Phrases the training letters' gold tagged (used by the `rules` decoding).
+    pub memory: &'a Memory,
     pub device: &'a Device,
     /// Sequences per forward pass.
     pub batch_size: usize,
@@ -128,7 +131,8 @@ pub enum Decoding {
     Full,
     /// Full, then the annotation's rules (`rules.rs`): page citations and quantities from their
     /// forms, diagnoses with their location words and no bare pain or body part alone, lists
-    /// of conditions cut apart, and every mention of a sure drug or diagnosis tagged.
+    /// of conditions cut apart, every mention of a sure drug or diagnosis tagged, and the
+    /// phrases the training letters' gold tags (the model's memory) where the model missed them.
     #[default]
     Rules,
 }
@@ -175,6 +179,7 @@ impl<'a> Inference<'a> {
         calibration: Calibration,
         tokenizer: &'a LetterTokenizer,
         lexicon: &'a Lexicon,
+        memory: &'a Memory,
         device: &'a Device,
     ) -> Self {
         Inference {
@@ -183,6 +188,7 @@ impl<'a> Inference<'a> {
             calibration,
             tokenizer,
             lexicon,
+            memory,
             device,
             batch_size: INFERENCE_BATCH,
             decoding: Decoding::default(),
@@ -239,7 +245,8 @@ impl<'a> Inference<'a> {
                 entities.push((s, if n > 0 { sum / n as f32 } else { 0.0 }));
             }
             if self.decoding == Decoding::Rules {
-                entities = rules::apply(&enc.chars, &enc.rules, entities);
+                let recalled = self.memory.find(&enc.chars);
+                entities = rules::apply(&enc.chars, &enc.rules, &recalled, entities);
             }
             let p = dl
                 .iter()

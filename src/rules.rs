@@ -58,6 +58,7 @@ use regex::Regex;
 
 use crate::annotation::{EntitySpan, Label};
 use crate::letter::CharIndex;
+use crate::memory::Recalled;
 
 /// How a word counts when deciding whether a span names a condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1255,10 +1256,12 @@ fn overlaps_sorted(sorted: &[(usize, usize)], start: usize, end: usize) -> bool 
 
 /// Applies the rules to decoded `(span, score)` entities of a letter with characters `text`.
 /// Spans from the page and quantity forms get score 1 and replace the model's spans they
-/// overlap.
+/// overlap. `recalled`: the mentions of the model's remembered phrases in `text`
+/// (`Memory::find`), for `remember`.
 pub fn apply(
     text: &[char],
     inputs: &RuleInputs,
+    recalled: &[Recalled],
     entities: Vec<(EntitySpan, f32)>,
 ) -> Vec<(EntitySpan, f32)> {
     let nonempty = |spans: &[(usize, usize)]| {
@@ -1320,7 +1323,8 @@ pub fn apply(
             kept.push((e, score));
         }
     }
-    place_pain(text, &inputs.vague, propagate(text, kept))
+    let placed = place_pain(text, &inputs.vague, propagate(text, kept));
+    remember(text, recalled, placed)
 }
 
 /// Place words that say where on a body part, not which part: `left pain` or `lower pain`
@@ -1490,33 +1494,61 @@ fn match_at(text: &[char], s: usize, pattern: &[char]) -> Option<usize> {
     (j == pattern.len() && text.get(i).is_none_or(|&c| !is_word_char(c))).then_some(i)
 }
 
-/// Every whole-word occurrence of each of `patterns` in `text`: (pattern index, start, end),
-/// ordered by pattern, then start. One pass over the words of `text`, patterns looked up by
-/// their first word, so many patterns on a long text stay linear.
-fn occurrences(text: &[char], patterns: &[Vec<char>]) -> Vec<(usize, usize, usize)> {
-    let mut by_first: std::collections::HashMap<String, Vec<usize>> = Default::default();
-    for (k, p) in patterns.iter().enumerate() {
-        let first = leading_word(p.iter().copied());
-        if !first.is_empty() {
-            by_first.entry(first).or_default().push(k);
-        }
-    }
-    let mut out = Vec::new();
-    for s in 0..text.len() {
-        if !is_word_char(text[s]) || (s > 0 && is_word_char(text[s - 1])) {
-            continue;
-        }
-        let Some(ks) = by_first.get(&leading_word(text[s..].iter().copied())) else {
-            continue;
-        };
-        for &k in ks {
-            if let Some(end) = match_at(text, s, &patterns[k]) {
-                out.push((k, s, end));
+/// Phrases to find as whole words in a letter: lowercase words separated by single spaces,
+/// matched case aside and with any whitespace run standing for a space. Indexed by first word,
+/// so one pass over a text's words looks all of them up and many phrases on a long text stay
+/// linear.
+#[derive(Debug, Clone, Default)]
+pub struct Phrases {
+    patterns: Vec<Vec<char>>,
+    by_first: std::collections::HashMap<String, Vec<usize>>,
+}
+
+impl Phrases {
+    pub fn new(patterns: Vec<Vec<char>>) -> Self {
+        let mut by_first: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        for (k, p) in patterns.iter().enumerate() {
+            let first = leading_word(p.iter().copied());
+            if !first.is_empty() {
+                by_first.entry(first).or_default().push(k);
             }
         }
+        Phrases { patterns, by_first }
     }
-    out.sort_unstable();
-    out
+
+    /// Every occurrence in `text`: (phrase index, start, end), ordered by phrase, then start.
+    pub fn find(&self, text: &[char]) -> Vec<(usize, usize, usize)> {
+        let mut out = Vec::new();
+        if self.by_first.is_empty() {
+            return out;
+        }
+        for s in 0..text.len() {
+            if !is_word_char(text[s]) || (s > 0 && is_word_char(text[s - 1])) {
+                continue;
+            }
+            let Some(ks) = self.by_first.get(&leading_word(text[s..].iter().copied())) else {
+                continue;
+            };
+            for &k in ks {
+                if let Some(end) = match_at(text, s, &self.patterns[k]) {
+                    out.push((k, s, end));
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+}
+
+/// The lookup form of a span's text: lowercase, whitespace runs as single spaces.
+pub fn phrase_key(words: &str) -> Vec<char> {
+    words
+        .to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .collect()
 }
 
 /// How sure the model must be of a drug or diagnosis (its mean tag probability) for the rules
@@ -1531,16 +1563,11 @@ fn propagate(text: &[char], kept: Vec<(EntitySpan, f32)>) -> Vec<(EntitySpan, f3
     let mut sure: std::collections::BTreeMap<Vec<char>, (Label, f32)> = Default::default();
     for (e, score) in &kept {
         if matches!(e.label, Label::Drug | Label::Diagnosis) && *score >= PROPAGATE_MIN_SCORE {
-            let words = text[e.start..e.end.min(text.len())]
-                .iter()
-                .collect::<String>()
-                .to_lowercase();
-            let key: Vec<char> = words
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .chars()
-                .collect();
+            let key = phrase_key(
+                &text[e.start..e.end.min(text.len())]
+                    .iter()
+                    .collect::<String>(),
+            );
             if key.len() >= 4 {
                 sure.entry(key).or_insert((e.label, *score));
             }
@@ -1561,7 +1588,7 @@ fn propagate(text: &[char], kept: Vec<(EntitySpan, f32)>) -> Vec<(EntitySpan, f3
     };
     let mut out = kept;
     let before = out.len();
-    for (k, start, end) in occurrences(text, &keys) {
+    for (k, start, end) in Phrases::new(keys).find(text) {
         if free(&taken, start, end) && !in_citation_or_test(text, start, end) {
             taken.insert(start, end);
             let (label, score) = found[k];
@@ -1572,6 +1599,95 @@ fn propagate(text: &[char], kept: Vec<(EntitySpan, f32)>) -> Vec<(EntitySpan, f3
         out.sort_by_key(|(e, _)| e.start);
     }
     out
+}
+
+/// What the training letters' gold tagged (`Memory`), where the model forgot it: drug or
+/// diagnosis spans that lie inside a longer mention of a remembered phrase of their label, with
+/// nothing else overlapping it, become that one span (`myalgias` -> `myalgias and myositis`;
+/// `numbness` + `tingling in the arms` -> `numbness and tingling in the arms`); a mention
+/// that no entity touches is tagged (`addiction`, `CTS`), the longer first where two start
+/// together, with the phrase's share of tagged mentions as its score. Not in a guideline
+/// citation or before `test`/`sign` (`propagate`'s exceptions). `recalled` is ordered by start,
+/// the longer first; `entities` may not overlap each other.
+fn remember(
+    text: &[char],
+    recalled: &[Recalled],
+    mut entities: Vec<(EntitySpan, f32)>,
+) -> Vec<(EntitySpan, f32)> {
+    if recalled.is_empty() {
+        return entities;
+    }
+    entities.sort_by_key(|(e, _)| e.start);
+    // Which entities each mention overlaps: those from the first that ends after its start
+    // to the last that starts before its end (disjoint spans in order end in order too).
+    let overlapping = |entities: &[(EntitySpan, f32)], r: &Recalled| {
+        entities.partition_point(|(e, _)| e.end <= r.start)
+            ..entities.partition_point(|(e, _)| e.start < r.end)
+    };
+    // Per entity, the longest mention that starts a run of entities there, lies around all of
+    // them and overlaps no other: (start, end, how many entities).
+    let mut widen: Vec<Option<(usize, usize, usize)>> = vec![None; entities.len()];
+    let mut free = Vec::new();
+    for r in recalled {
+        let hit = overlapping(&entities, r);
+        if hit.is_empty() {
+            free.push(r);
+            continue;
+        }
+        let inside = entities[hit.clone()]
+            .iter()
+            .all(|(e, _)| e.label == r.label && r.start <= e.start && e.end <= r.end);
+        let covered = entities[hit.end - 1].0.end - entities[hit.start].0.start;
+        let longer = widen[hit.start].is_none_or(|(s, t, _)| r.end - r.start > t - s);
+        if inside
+            && (hit.len() > 1 || r.end - r.start > covered)
+            && longer
+            && !in_citation_or_test(text, r.start, r.end)
+        {
+            widen[hit.start] = Some((r.start, r.end, hit.len()));
+        }
+    }
+    // Widen in order, each only from where the previous entity (widened or not) ends; the
+    // entities a widened span takes in become one, with their mean score.
+    let mut out: Vec<(EntitySpan, f32)> = Vec::with_capacity(entities.len());
+    let mut i = 0;
+    while i < entities.len() {
+        let prev_end = out.last().map_or(0, |(e, _)| e.end);
+        match widen[i].filter(|&(s, _, _)| s >= prev_end) {
+            Some((start, end, n)) => {
+                let score = entities[i..i + n].iter().map(|(_, p)| p).sum::<f32>() / n as f32;
+                let label = entities[i].0.label;
+                out.push((EntitySpan { start, end, label }, score));
+                i += n;
+            }
+            None => {
+                out.push(entities[i]);
+                i += 1;
+            }
+        }
+    }
+    let mut entities = out;
+    let taken: Vec<(usize, usize)> = entities.iter().map(|(e, _)| (e.start, e.end)).collect();
+    let mut added_end = 0;
+    let before = entities.len();
+    for r in free {
+        if r.start >= added_end
+            && !overlaps_sorted(&taken, r.start, r.end)
+            && !in_citation_or_test(text, r.start, r.end)
+        {
+            added_end = r.end;
+            let span = EntitySpan {
+                start: r.start,
+                end: r.end,
+                label: r.label,
+            };
+            entities.push((span, r.share));
+        }
+    }
+    if entities.len() > before {
+        entities.sort_by_key(|(e, _)| e.start);
+    }
+    entities
 }
 
 #[cfg(test)]
@@ -1591,6 +1707,20 @@ mod tests {
 
     /// `run` with a diagnosis lexicon of `phrases`.
     fn run_with(text: &str, phrases: &[&str], spans: &[(usize, usize, Label)]) -> Vec<String> {
+        rules_on(text, phrases, &crate::memory::Memory::default(), spans)
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect()
+    }
+
+    /// The rules on `spans` (score 0.9) with a diagnosis lexicon of `phrases` and `memory`:
+    /// `Label text` and each entity's score.
+    fn rules_on(
+        text: &str,
+        phrases: &[&str],
+        memory: &crate::memory::Memory,
+        spans: &[(usize, usize, Label)],
+    ) -> Vec<(String, f32)> {
         let chars = CharIndex::new(text);
         let lexicon = crate::lexicon::Lexicon::from_entries([], phrases.iter().copied());
         let inputs = RuleInputs::new(
@@ -1604,14 +1734,11 @@ mod tests {
             .iter()
             .map(|&(start, end, label)| (EntitySpan { start, end, label }, 0.9))
             .collect();
-        apply(&cs, &inputs, entities)
+        apply(&cs, &inputs, &memory.find(&cs), entities)
             .into_iter()
-            .map(|(e, _)| {
-                format!(
-                    "{:?} {}",
-                    e.label,
-                    cs[e.start..e.end].iter().collect::<String>()
-                )
+            .map(|(e, p)| {
+                let words: String = cs[e.start..e.end].iter().collect();
+                (format!("{:?} {words}", e.label), p)
             })
             .collect()
     }
@@ -1630,6 +1757,91 @@ mod tests {
 
     fn run_diagnoses(text: &str, phrases: &[&str]) -> Vec<String> {
         run_labelled(text, Label::Diagnosis, phrases)
+    }
+
+    /// `rules_on` with a memory of `remembered` phrases, each tagged in two of three
+    /// mentions, and no lexicon: `Label text score`.
+    fn run_remembering(
+        text: &str,
+        remembered: &[(&str, Label)],
+        spans: &[(usize, usize, Label)],
+    ) -> Vec<String> {
+        // A gold letter mentioning each phrase three times and tagging the first two.
+        let mut gold_text = String::new();
+        let mut gold = Vec::new();
+        for &(phrase, label) in remembered {
+            for tagged in [true, true, false] {
+                let start = gold_text.chars().count();
+                gold_text.push_str(phrase);
+                if tagged {
+                    let end = gold_text.chars().count();
+                    gold.push(EntitySpan { start, end, label });
+                }
+                gold_text.push_str(". ");
+            }
+        }
+        let memory = crate::memory::Memory::from_gold(&[(&gold_text, &gold)]);
+        rules_on(text, &[], &memory, spans)
+            .into_iter()
+            .map(|(e, p)| format!("{e} {p:.2}"))
+            .collect()
+    }
+
+    #[test]
+    fn remembered_phrases_widen_join_and_fill_in() {
+        let text = "neck pain; numbness and tingling in the arms; myalgias and myositis; \
+                    addiction to Percocet. CTS test. Norco for addiction.";
+        let find = |s: &str, label| {
+            let b = text.find(s).unwrap();
+            (b, b + s.len(), label)
+        };
+        let remembered = [
+            ("numbness and tingling in the arms", Label::Diagnosis),
+            ("myalgias and myositis", Label::Diagnosis),
+            ("addiction", Label::Diagnosis),
+            ("CTS", Label::Diagnosis),
+            ("percocet", Label::Drug),
+            // Never overrides a span of another label, nor takes in part of a neighbour.
+            ("Norco for addiction", Label::Diagnosis),
+            ("pain; numbness", Label::Diagnosis),
+        ];
+        let got = run_remembering(
+            text,
+            &remembered,
+            &[
+                find("neck pain", Label::Diagnosis),
+                find("numbness", Label::Diagnosis),
+                find("tingling in the arms", Label::Diagnosis),
+                find("myalgias", Label::Diagnosis),
+                find("Norco", Label::Drug),
+            ],
+        );
+        assert_eq!(
+            got,
+            [
+                "Diagnosis neck pain 0.90",
+                "Diagnosis numbness and tingling in the arms 0.90",
+                "Diagnosis myalgias and myositis 0.90",
+                // Its memory's letter also mentions it in `Norco for addiction`: 2 of 6.
+                "Diagnosis addiction 0.33",
+                "Drug Percocet 0.67",
+                // `CTS test` names a test.
+                "Drug Norco 0.90",
+                "Diagnosis addiction 0.33",
+            ]
+        );
+        // Nothing remembered, nothing changes.
+        assert_eq!(
+            run_remembering(
+                text,
+                &[],
+                &[
+                    find("neck pain", Label::Diagnosis),
+                    find("numbness", Label::Diagnosis)
+                ]
+            ),
+            ["Diagnosis neck pain 0.90", "Diagnosis numbness 0.90"]
+        );
     }
 
     #[test]
@@ -1900,7 +2112,7 @@ mod tests {
                 (e, s)
             })
             .collect();
-        let got: Vec<String> = apply(&cs, &inputs, entities)
+        let got: Vec<String> = apply(&cs, &inputs, &[], entities)
             .into_iter()
             .map(|(e, s)| {
                 format!(
@@ -1934,10 +2146,10 @@ mod tests {
             .collect();
         // By pattern, then start: `norco's` and `backs` are other words.
         assert_eq!(
-            occurrences(&text, &pats),
+            Phrases::new(pats).find(&text),
             [(0, 27, 35), (1, 0, 5), (1, 15, 20), (2, 15, 25)]
         );
-        assert!(occurrences(&text, &[]).is_empty());
+        assert!(Phrases::new(vec![]).find(&text).is_empty());
     }
 
     #[test]

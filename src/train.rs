@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::eval;
 use crate::features::FEATURE_DIM;
 use crate::lexicon::Lexicon;
+use crate::memory::Memory;
 use crate::model::{Dropout, ImrModel, ModelConfig, FORMAT_VERSION};
 use crate::predict::{Calibration, Decoding, Inference};
 use crate::tokenize::{spans_to_bio, LetterTokenizer, NUM_TAGS};
@@ -90,6 +91,8 @@ pub struct Trained {
     pub config: ConfigFile,
     pub tokenizer: LetterTokenizer,
     pub lexicon: Lexicon,
+    /// What the training and dev letters' gold tagged as drugs and diagnoses.
+    pub memory: Memory,
     pub varmap: VarMap,
     pub model: ImrModel,
     pub log: Vec<EpochLog>,
@@ -104,6 +107,7 @@ impl Trained {
             self.config.calibration,
             &self.tokenizer,
             &self.lexicon,
+            &self.memory,
             &CPU,
         )
     }
@@ -116,6 +120,7 @@ impl Trained {
                 config: &self.config,
                 tokenizer: &self.tokenizer,
                 lexicon: &self.lexicon,
+                memory: &self.memory,
                 varmap: &self.varmap,
                 train_log: &self.log_jsonl(),
             },
@@ -429,6 +434,7 @@ pub fn train(
     // Dev entities are scored with plain BIO decoding: the model's own tagging, for early
     // stopping and the recorded scores (and the best epoch with `average_last` 0), untouched by
     // the rules of the default decoding.
+    let no_memory = Memory::default();
     let uncalibrated = |model| Inference {
         decoding: Decoding::Bio,
         ..Inference::new(
@@ -437,6 +443,7 @@ pub fn train(
             Calibration::identity(),
             &tokenizer,
             &lexicon,
+            &no_memory,
             &device,
         )
     };
@@ -652,10 +659,13 @@ pub fn train(
             "dev_scores": dev_scores,
         }),
     };
+    let labelled: Vec<&LabelledLetter> = train.iter().chain(dev).collect();
+    let memory = Memory::from_letters(&labelled);
     Ok(Trained {
         config,
         tokenizer,
         lexicon,
+        memory,
         varmap,
         model,
         log,

@@ -361,7 +361,7 @@ fn truncate(path: &Path) {
 #[test]
 fn a_damaged_model_directory_is_a_clear_error() {
     type Damage = fn(&Path);
-    let cases: [(&str, Damage, &str, &str); 9] = [
+    let cases: [(&str, Damage, &str, &str); 11] = [
         (
             "missing weights",
             |m| std::fs::remove_file(m.join("model.safetensors")).unwrap(),
@@ -423,6 +423,24 @@ fn a_damaged_model_directory_is_a_clear_error() {
             |m| truncate(&m.join("lexicon.txt.gz")),
             "lexicon.txt.gz",
             "",
+        ),
+        (
+            "missing memory",
+            |m| std::fs::remove_file(m.join("memory.tsv")).unwrap(),
+            "model",
+            "missing memory.tsv",
+        ),
+        (
+            "damaged memory",
+            |m| {
+                std::fs::write(
+                    m.join("memory.tsv"),
+                    "DIAGNOSIS\t1\t1\tlow back pain\nDRUG norco\n",
+                )
+                .unwrap()
+            },
+            "memory.tsv",
+            "line 2",
         ),
     ];
     for (what, damage, file, phrase) in cases {

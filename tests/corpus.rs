@@ -283,7 +283,7 @@ fn rules_agree_with_the_gold() {
         let inputs = RuleInputs::new(&letter.text, &letter.chars, page_matches, links);
         let chars: Vec<char> = letter.text.chars().collect();
         let gold: Vec<_> = ll.entities.iter().map(|&e| (e, 1.0)).collect();
-        let got: Vec<_> = apply(&chars, &inputs, gold)
+        let got: Vec<_> = apply(&chars, &inputs, &[], gold)
             .into_iter()
             .map(|(e, _)| e)
             .collect();

@@ -205,8 +205,28 @@ fn same_data_and_seed_give_the_same_model() {
     assert!(bytes(&a) != bytes(&c), "different seeds, same weights");
     let tok = |d: &Path| std::fs::read(d.join("tokenizer.json")).unwrap();
     assert!(tok(&a) == tok(&b), "same data, different tokenizer");
-    let cfg = |d: &Path| std::fs::read_to_string(d.join("config.json")).unwrap();
-    assert_eq!(cfg(&a), cfg(&b));
+    let text = |d: &Path, f: &str| std::fs::read_to_string(d.join(f)).unwrap();
+    assert_eq!(text(&a, "config.json"), text(&b, "config.json"));
+    assert_eq!(text(&a, "memory.tsv"), text(&b, "memory.tsv"));
+}
+
+#[test]
+fn the_shipped_model_remembers_what_the_letters_gold_tags() {
+    // `scripts/train_default.sh` trains on every labelled letter in data/, so its memory is
+    // theirs; a stale models/default (data changed, model not retrained) fails here.
+    let letters: Vec<&LabelledLetter> = all_letters().iter().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("memory.tsv");
+    imr::memory::Memory::from_letters(&letters)
+        .save(&fresh)
+        .unwrap();
+    let shipped = root().join("models/default/memory.tsv");
+    assert!(
+        std::fs::read(&fresh).unwrap() == std::fs::read(&shipped).unwrap(),
+        "models/default/memory.tsv differs from the memory of data/: retrain the default model"
+    );
+    let m = imr::memory::Memory::load(&shipped).unwrap();
+    assert!(m.len() > 500, "{} phrases", m.len());
 }
 
 #[test]
@@ -220,6 +240,7 @@ fn save_then_load_gives_identical_predictions() {
         "labels.json",
         "tokenizer.json",
         "lexicon.txt.gz",
+        "memory.tsv",
         "model.safetensors",
         "train_log.jsonl",
     ] {
@@ -634,8 +655,14 @@ fn cross_validation_reuses_kept_fold_models_only_for_the_same_letters_and_settin
     assert!(trained > 0);
     assert!(dir.path().join("fold-1/model.safetensors").exists());
     assert!(dir.path().join("fold-2/fold-fingerprint.txt").exists());
+    // The memory is not trained, so a kept fold's is rebuilt from its letters on reuse.
+    let memory = dir.path().join("fold-1/memory.tsv");
+    let remembered = std::fs::read(&memory).unwrap();
+    assert!(!remembered.is_empty());
+    std::fs::write(&memory, "").unwrap();
     let (_, again, retrained) = tiny_cross_validation_kept(2, 4, 5, Some(dir.path()));
     assert_eq!(retrained, 0, "both folds were loaded");
+    assert!(std::fs::read(&memory).unwrap() == remembered);
     assert_eq!(
         serde_json::to_string(&first).unwrap(),
         serde_json::to_string(&again).unwrap()

@@ -17,6 +17,7 @@ use crate::artifacts::ModelDir;
 use crate::corpus::LabelledLetter;
 use crate::error::{Error, Result};
 use crate::lexicon::Lexicon;
+use crate::memory::Memory;
 use crate::predict::{Decoding, Inference, LetterPrediction};
 use crate::train::{self, has_overturned, Progress, TrainConfig};
 
@@ -256,7 +257,7 @@ impl FoldModel {
 }
 
 /// What a fold model depends on, as far as a run can tell: the training settings, the crate
-/// version and feature width, the lexicon's size, and every training and dev letter's text and
+/// version, feature width and model format, the lexicon's size, and every training and dev letter's text and
 /// gold, hashed (FNV-1a, so that the value is the same on every build). A change to the
 /// training code within one crate version is not seen: the folder is then to be deleted.
 fn fold_fingerprint(
@@ -274,6 +275,7 @@ fn fold_fingerprint(
     eat(serde_json::to_string(cfg).expect("serializable").as_bytes());
     eat(env!("CARGO_PKG_VERSION").as_bytes());
     eat(&crate::features::FEATURE_DIM.to_le_bytes());
+    eat(&crate::model::FORMAT_VERSION.to_le_bytes());
     let (drugs, diagnoses) = lexicon.len();
     eat(&drugs.to_le_bytes());
     eat(&diagnoses.to_le_bytes());
@@ -307,6 +309,10 @@ fn fold_model(
     if let Some(dir) = &dir {
         let stamp = std::fs::read_to_string(dir.join(FINGERPRINT_FILE)).unwrap_or_default();
         if stamp.trim() == fingerprint {
+            // The memory is not trained: it is rebuilt from the fold's letters, as `train`
+            // builds it, so that a change to how it is built is measured on the kept networks.
+            let letters: Vec<&LabelledLetter> = tr.iter().chain(&dev).collect();
+            Memory::from_letters(&letters).save(&dir.join(crate::artifacts::MEMORY))?;
             return Ok(FoldModel::Loaded(Box::new(ModelDir::load(dir)?)));
         }
     }

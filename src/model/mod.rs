@@ -18,7 +18,8 @@ pub use layers::Dropout;
 pub use tagger::{viterbi, viterbi_words, Constraints, TagHead};
 
 /// Version of the model directory layout and weight names; a mismatch refuses to load.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: the directory holds `memory.tsv`.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Sizes and shapes of the network; stored as `config.json` in a model directory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
