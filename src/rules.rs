@@ -1324,7 +1324,7 @@ pub fn apply(
         }
     }
     let placed = place_pain(text, &inputs.vague, propagate(text, kept));
-    remember(text, recalled, placed)
+    remember(text, &inputs.vague, recalled, placed)
 }
 
 /// Place words that say where on a body part, not which part: `left pain` or `lower pain`
@@ -1606,11 +1606,14 @@ fn propagate(text: &[char], kept: Vec<(EntitySpan, f32)>) -> Vec<(EntitySpan, f3
 /// nothing else overlapping it, become that one span (`myalgias` -> `myalgias and myositis`;
 /// `numbness` + `tingling in the arms` -> `numbness and tingling in the arms`); a mention
 /// that no entity touches is tagged (`addiction`, `CTS`), the longer first where two start
-/// together, with the phrase's share of tagged mentions as its score. Not in a guideline
-/// citation or before `test`/`sign` (`propagate`'s exceptions). `recalled` is ordered by start,
-/// the longer first; `entities` may not overlap each other.
+/// together, with the phrase's share of tagged mentions as its score, unless it is a diagnosis
+/// that names no condition (bare pain, a body part alone: a training gold that tagged one does
+/// not override the annotation). Not in a guideline citation or before `test`/`sign`
+/// (`propagate`'s exceptions). `recalled` is ordered by start, the longer first; `entities` may
+/// not overlap each other.
 fn remember(
     text: &[char],
+    vague: &[(usize, usize, WordKind)],
     recalled: &[Recalled],
     mut entities: Vec<(EntitySpan, f32)>,
 ) -> Vec<(EntitySpan, f32)> {
@@ -1671,16 +1674,19 @@ fn remember(
     let mut added_end = 0;
     let before = entities.len();
     for r in free {
+        let span = EntitySpan {
+            start: r.start,
+            end: r.end,
+            label: r.label,
+        };
+        let no_condition = span.label == Label::Diagnosis
+            && names_no_condition(&span, word_count(text, &span), vague);
         if r.start >= added_end
             && !overlaps_sorted(&taken, r.start, r.end)
             && !in_citation_or_test(text, r.start, r.end)
+            && !no_condition
         {
             added_end = r.end;
-            let span = EntitySpan {
-                start: r.start,
-                end: r.end,
-                label: r.label,
-            };
             entities.push((span, r.share));
         }
     }
@@ -1790,7 +1796,8 @@ mod tests {
     #[test]
     fn remembered_phrases_widen_join_and_fill_in() {
         let text = "neck pain; numbness and tingling in the arms; myalgias and myositis; \
-                    addiction to Percocet. CTS test. Norco for addiction.";
+                    addiction to Percocet. CTS test. Norco for addiction. Chronic pain; the left \
+                    shoulder.";
         let find = |s: &str, label| {
             let b = text.find(s).unwrap();
             (b, b + s.len(), label)
@@ -1804,6 +1811,9 @@ mod tests {
             // Never overrides a span of another label, nor takes in part of a neighbour.
             ("Norco for addiction", Label::Diagnosis),
             ("pain; numbness", Label::Diagnosis),
+            // A gold that tagged bare pain or a body part alone does not make them diagnoses.
+            ("chronic pain", Label::Diagnosis),
+            ("left shoulder", Label::Diagnosis),
         ];
         let got = run_remembering(
             text,
