@@ -57,8 +57,9 @@ pub struct EvalArgs {
     epochs: usize,
     /// Keep each fold's trained model in DIR/fold-K and reuse it on a later run with the same
     /// letters and settings, so that decodings can be compared without retraining (with --cv).
-    /// A fold is retrained when its letters, the settings, the lexicon size, the feature width, the model format or
-    /// the crate version differ; after changing the training code, delete DIR.
+    /// A fold is retrained when its letters, the settings, the lexicon size, the feature width,
+    /// the model format or the crate version differ; after changing the training code, delete
+    /// DIR. A kept fold's memory (not trained) is rebuilt from its letters.
     #[arg(long, value_name = "DIR")]
     fold_models: Option<PathBuf>,
     /// Folder with `drug-lexicon/` and `icd10cm/` (with --cv).

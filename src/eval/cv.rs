@@ -257,9 +257,10 @@ impl FoldModel {
 }
 
 /// What a fold model depends on, as far as a run can tell: the training settings, the crate
-/// version, feature width and model format, the lexicon's size, and every training and dev letter's text and
-/// gold, hashed (FNV-1a, so that the value is the same on every build). A change to the
-/// training code within one crate version is not seen: the folder is then to be deleted.
+/// version, feature width and model format, the lexicon's size, and every training and dev
+/// letter's text and gold, hashed (FNV-1a, so that the value is the same on every build). A
+/// change to the training code within one crate version is not seen: the folder is then to be
+/// deleted.
 fn fold_fingerprint(
     cfg: &TrainConfig,
     train_part: &[LabelledLetter],
