@@ -319,7 +319,9 @@ fn glued_before(text: &str, at: usize) -> bool {
 
 /// The `QUANTITY` spans of the forms above, in characters, in order, without overlaps.
 pub fn quantity_spans(text: &str, chars: &CharIndex) -> Vec<(usize, usize)> {
-    let mut found: Vec<(usize, usize)> = Vec::new();
+    // Start -> end of the spans found so far, which never overlap: a new one overlaps one of
+    // them only if the last that starts before its end reaches past its start.
+    let mut found: std::collections::BTreeMap<usize, usize> = Default::default();
     // Counts through their unit word. A match is refused when a word that cannot stand between
     // count and unit is between them, or when the count is part of a date, a fraction or a
     // decimal; the search then goes on from the next character, not past the match.
@@ -334,14 +336,14 @@ pub fn quantity_spans(text: &str, chars: &CharIndex) -> Vec<(usize, usize)> {
                 .any(|w| NOT_BETWEEN.contains(&w.to_ascii_lowercase().as_str()))
             && !FREQUENCY_AFTER.is_match(&text[m.end()..]);
         if ok {
-            found.push((m.start(), m.end()));
+            found.insert(m.start(), m.end());
             at = m.end();
         } else {
             at = m.start() + text[m.start()..].chars().next().map_or(1, char::len_utf8);
         }
     }
-    let taken = |found: &[(usize, usize)], s: usize, e: usize| {
-        found.iter().any(|&(fs, fe)| fs < e && s < fe)
+    let taken = |found: &std::collections::BTreeMap<usize, usize>, s: usize, e: usize| {
+        found.range(..e).next_back().is_some_and(|(_, &fe)| fe > s)
     };
     for m in COUNT_MARKER.find_iter(text) {
         // `Tylenol #3` names a product.
@@ -350,29 +352,28 @@ pub fn quantity_spans(text: &str, chars: &CharIndex) -> Vec<(usize, usize)> {
             .to_ascii_lowercase()
             .ends_with("tylenol");
         if !product && !taken(&found, m.start(), m.end()) {
-            found.push((m.start(), m.end()));
+            found.insert(m.start(), m.end());
         }
     }
     for m in QUANTITY_OF.find_iter(text) {
         if !taken(&found, m.start(), m.end()) {
-            found.push((m.start(), m.end()));
+            found.insert(m.start(), m.end());
         }
     }
     for m in COUNT_PACKAGE.find_iter(text) {
         let glued = glued_before(text, m.start());
         let dosing = DOSING_AFTER.is_match(&text[m.end()..]);
         if !glued && !dosing && !taken(&found, m.start(), m.end()) {
-            found.push((m.start(), m.end()));
+            found.insert(m.start(), m.end());
         }
     }
     for m in TIMES_N.find_iter(text) {
         let frequency = COUNT_BEFORE.is_match(before(text, m.start(), 16))
             || DURATION_AFTER.is_match(&text[m.end()..]);
         if !frequency && !taken(&found, m.start(), m.end()) {
-            found.push((m.start(), m.end()));
+            found.insert(m.start(), m.end());
         }
     }
-    found.sort_unstable();
     found
         .into_iter()
         .map(|(s, e)| (chars.to_char(s), chars.to_char(e)))
