@@ -47,7 +47,6 @@ impl Entry {
 pub struct Memory {
     /// Per phrase of `phrases`, in the same order (phrase order, so files are reproducible).
     entries: Vec<Entry>,
-    keys: Vec<String>,
     phrases: Phrases,
 }
 
@@ -83,9 +82,8 @@ impl Memory {
                 }
             }
         }
-        let keys: Vec<String> = tagged.keys().cloned().collect();
-        let phrases = Phrases::new(keys.iter().map(|k| k.chars().collect()).collect());
-        let mut mentions = vec![0usize; keys.len()];
+        let phrases = Phrases::new(tagged.keys().map(|k| k.chars().collect()).collect());
+        let mut mentions = vec![0usize; tagged.len()];
         for text in &texts {
             for (k, _, _) in phrases.find(text) {
                 mentions[k] += 1;
@@ -107,19 +105,15 @@ impl Memory {
                 }
             })
             .collect();
-        Memory {
-            entries,
-            keys,
-            phrases,
-        }
+        Memory { entries, phrases }
     }
 
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.entries.is_empty()
     }
 
     /// Every mention of a remembered phrase in `text`, ordered by start, the longer first.
@@ -142,7 +136,8 @@ impl Memory {
     /// Writes one `LABEL<TAB>tagged<TAB>mentions<TAB>phrase` line per phrase, in phrase order.
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut s = String::new();
-        for (key, e) in self.keys.iter().zip(&self.entries) {
+        for (key, e) in self.phrases.patterns().iter().zip(&self.entries) {
+            let key: String = key.iter().collect();
             s.push_str(&format!(
                 "{}\t{}\t{}\t{key}\n",
                 e.label, e.tagged, e.mentions
@@ -157,7 +152,7 @@ impl Memory {
             path: path.into(),
             message: format!("line {line}: {what}"),
         };
-        let mut keys = Vec::new();
+        let mut patterns = Vec::new();
         let mut entries = Vec::new();
         for (i, line) in content.lines().enumerate() {
             let cols: Vec<&str> = line.splitn(4, '\t').collect();
@@ -188,19 +183,15 @@ impl Memory {
                     format!("{key:?} is not a phrase in lower case with single spaces"),
                 ));
             }
-            keys.push(key.to_owned());
+            patterns.push(key.chars().collect());
             entries.push(Entry {
                 label,
                 tagged,
                 mentions,
             });
         }
-        let phrases = Phrases::new(keys.iter().map(|k| k.chars().collect()).collect());
-        Ok(Memory {
-            entries,
-            keys,
-            phrases,
-        })
+        let phrases = Phrases::new(patterns);
+        Ok(Memory { entries, phrases })
     }
 }
 

@@ -1517,6 +1517,11 @@ impl Phrases {
         Phrases { patterns, by_first }
     }
 
+    /// The phrases, in the order given.
+    pub fn patterns(&self) -> &[Vec<char>] {
+        &self.patterns
+    }
+
     /// Every occurrence in `text`: (phrase index, start, end), ordered by phrase, then start.
     pub fn find(&self, text: &[char]) -> Vec<(usize, usize, usize)> {
         let mut out = Vec::new();
