@@ -49,6 +49,14 @@ pub struct TrainConfig {
     /// (those that ran, if early stopping cut them short). 0 or 1: the best epoch on dev is.
     #[serde(default)]
     pub average_last: usize,
+    /// Local self-attention layers on top of the convolutions, their heads and radius in tokens
+    /// (`model::ModelConfig`); 0 layers, the default, is the convolutional encoder alone.
+    #[serde(default, skip_serializing_if = "crate::model::is_zero")]
+    pub attention_layers: usize,
+    #[serde(default, skip_serializing_if = "crate::model::is_zero")]
+    pub attention_heads: usize,
+    #[serde(default, skip_serializing_if = "crate::model::is_zero")]
+    pub attention_radius: usize,
 }
 
 impl Default for TrainConfig {
@@ -69,6 +77,9 @@ impl Default for TrainConfig {
             decision_weight: 0.5,
             word_dropout: 0.1,
             average_last: 10,
+            attention_layers: 0,
+            attention_heads: 0,
+            attention_radius: 0,
         }
     }
 }
@@ -372,6 +383,9 @@ pub fn train(
         window: 512,
         window_margin: 32,
         rationale_tokens: 384,
+        attention_layers: cfg.attention_layers,
+        attention_heads: cfg.attention_heads,
+        attention_radius: cfg.attention_radius,
     };
     let varmap = VarMap::new();
     let model = ImrModel::new(&mcfg, VarBuilder::from_varmap(&varmap, DType::F32, &device))?;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
+use super::train::AttentionArgs;
 use super::{resolve_model, Outcome};
 use crate::artifacts::ModelDir;
 use crate::eval::cv::{cross_validate, CvReport};
@@ -65,6 +66,9 @@ pub struct EvalArgs {
     /// Folder with `drug-lexicon/` and `icd10cm/` (with --cv).
     #[arg(long, default_value = "data")]
     lexicons: PathBuf,
+    /// The encoder's attention layers for the folds' models (with --cv).
+    #[command(flatten)]
+    attention: AttentionArgs,
 }
 
 pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
@@ -120,11 +124,11 @@ fn run_cv(args: &EvalArgs, k: usize) -> anyhow::Result<Outcome> {
     );
     let lexicon = Lexicon::from_data_dir(&args.lexicons)
         .with_context(|| format!("building lexicons from {}", args.lexicons.display()))?;
-    let cfg = TrainConfig {
+    let cfg = args.attention.apply(TrainConfig {
         seed: args.seed,
         epochs: args.epochs,
         ..TrainConfig::default()
-    };
+    });
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed_precise}")

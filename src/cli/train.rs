@@ -51,11 +51,42 @@ pub struct TrainArgs {
     /// ran, if early stopping cut them short); 0 or 1: the best epoch on the dev letters is.
     #[arg(long, default_value_t = TrainConfig::default().average_last)]
     average_last: usize,
+    #[command(flatten)]
+    attention: AttentionArgs,
+}
+
+/// The encoder's optional local self-attention layers (README, "The model").
+#[derive(Debug, Args)]
+pub struct AttentionArgs {
+    /// Local self-attention layers after the convolutions (0: the convolutions alone).
+    #[arg(long, default_value_t = 0)]
+    attention_layers: usize,
+    /// Heads per attention layer (they split the hidden size).
+    #[arg(long, default_value_t = 4)]
+    attention_heads: usize,
+    /// Tokens each token attends to on either side.
+    #[arg(long, default_value_t = 16)]
+    attention_radius: usize,
+}
+
+impl AttentionArgs {
+    /// `cfg` with these attention settings; heads and radius are recorded only with layers.
+    pub fn apply(&self, cfg: TrainConfig) -> TrainConfig {
+        if self.attention_layers == 0 {
+            return cfg;
+        }
+        TrainConfig {
+            attention_layers: self.attention_layers,
+            attention_heads: self.attention_heads,
+            attention_radius: self.attention_radius,
+            ..cfg
+        }
+    }
 }
 
 impl TrainArgs {
     fn config(&self) -> TrainConfig {
-        TrainConfig {
+        self.attention.apply(TrainConfig {
             seed: self.seed,
             epochs: self.epochs,
             learning_rate: self.learning_rate,
@@ -67,7 +98,7 @@ impl TrainArgs {
             patience: self.patience,
             average_last: self.average_last,
             ..TrainConfig::default()
-        }
+        })
     }
 }
 

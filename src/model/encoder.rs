@@ -7,6 +7,7 @@
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 
+use super::attention::LocalAttention;
 use super::layers::{mask3, maybe_dropout, Dense, DilatedConv, Dropout, LayerNorm};
 use super::ModelConfig;
 
@@ -21,6 +22,7 @@ pub struct Encoder {
     embed: Embedding,
     input: Dense,
     blocks: Vec<Block>,
+    attention: Vec<LocalAttention>,
     norm: LayerNorm,
 }
 
@@ -40,11 +42,22 @@ impl Encoder {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let attention = (0..cfg.attention_layers)
+            .map(|i| {
+                LocalAttention::new(
+                    cfg.hidden,
+                    cfg.attention_heads,
+                    cfg.attention_radius,
+                    vb.pp(format!("attention{i}")),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
         let norm = LayerNorm::new(cfg.hidden, vb.pp("out_norm"))?;
         Ok(Encoder {
             embed,
             input,
             blocks,
+            attention,
             norm,
         })
     }
@@ -71,6 +84,10 @@ impl Encoder {
             let y = maybe_dropout(&y, dropout.as_deref_mut())?;
             h = (h + y)?.broadcast_mul(&m)?;
         }
+        let mask = mask.to_dtype(DType::F32)?;
+        for a in &self.attention {
+            h = a.forward(&h, &mask, dropout.as_deref_mut(), true)?;
+        }
         self.norm.forward(&h)?.broadcast_mul(&m)
     }
 
@@ -86,6 +103,9 @@ impl Encoder {
         for b in &self.blocks {
             let normed = b.norm.forward_masked(&h, &mask)?;
             h = b.conv.residual_gelu(&normed, &h, &mask)?;
+        }
+        for a in &self.attention {
+            h = a.forward(&h, &mask, None, false)?;
         }
         self.norm.forward_masked(&h, &mask)
     }

@@ -2,6 +2,7 @@
 //! five entity labels, decoded by constrained Viterbi) and a decision head that reads one
 //! rationale and gives P(Overturned). Pure tensors: no files, no optimizer.
 
+mod attention;
 mod decision;
 mod encoder;
 mod fused;
@@ -39,12 +40,27 @@ pub struct ModelConfig {
     pub window_margin: usize,
     /// Longest rationale the decision head reads, in tokens (head and tail kept).
     pub rationale_tokens: usize,
+    /// Local self-attention layers after the convolutions (0: none), their heads and how far
+    /// each token looks on either side. Absent from the directories of models without them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attention_layers: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attention_heads: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attention_radius: usize,
+}
+
+/// For serde: settings left at zero are not written, so directories and fingerprints of models
+/// without them stay as they were.
+pub(crate) fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl ModelConfig {
     /// Tokens on each side that influence one output position.
     pub fn receptive_radius(&self) -> usize {
-        self.dilations.iter().map(|d| d * (self.kernel / 2)).sum()
+        let convolutions: usize = self.dilations.iter().map(|d| d * (self.kernel / 2)).sum();
+        convolutions + self.attention_layers * self.attention_radius
     }
 }
 

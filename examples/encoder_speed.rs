@@ -1,0 +1,112 @@
+//! How fast each candidate encoder runs on this machine's CPU: one training batch (forward and
+//! backward, 16 windows of 256 tokens) and one inference batch (forward, 16 windows of 512),
+//! for the dilated convolutions alone, with one or two local attention layers on top, and a
+//! bidirectional LSTM (candle-nn's, one step at a time; the backward direction fed the reversed
+//! sequence) in place of the convolutions. Sizes as the shipped model's (hidden 128). Random
+//! weights and tokens: speed only. Prints one line per encoder, median of 5 runs after a warm-up.
+//!
+//!   cargo run --release --example encoder_speed
+
+use std::time::Instant;
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::rnn::{LSTMConfig, RNN};
+use candle_nn::{VarBuilder, VarMap};
+use imr::features::FEATURE_DIM;
+use imr::model::{Dropout, Encoder, ModelConfig, FORMAT_VERSION};
+
+const BATCH: usize = 16;
+
+fn config(attention_layers: usize) -> ModelConfig {
+    ModelConfig {
+        format_version: FORMAT_VERSION,
+        vocab_size: 4000,
+        embed_dim: 96,
+        feature_dim: FEATURE_DIM,
+        hidden: 128,
+        kernel: 3,
+        dilations: vec![1, 2, 4, 8],
+        dropout: 0.3,
+        num_tags: 11,
+        window: 512,
+        window_margin: 32,
+        rationale_tokens: 384,
+        attention_layers,
+        attention_heads: if attention_layers > 0 { 4 } else { 0 },
+        attention_radius: if attention_layers > 0 { 16 } else { 0 },
+    }
+}
+
+/// Token ids, features and mask for `BATCH` windows of `seq` tokens.
+fn inputs(seq: usize, dev: &Device) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+    let ids: Vec<u32> = (0..BATCH * seq).map(|i| (i * 7919 % 4000) as u32).collect();
+    let ids = Tensor::from_vec(ids, (BATCH, seq), dev)?;
+    let features = Tensor::zeros((BATCH, seq, FEATURE_DIM), DType::F32, dev)?;
+    let mask = Tensor::ones((BATCH, seq), DType::F32, dev)?;
+    Ok((ids, features, mask))
+}
+
+/// Median seconds of `f` over 5 runs after one warm-up.
+fn median(mut f: impl FnMut() -> candle_core::Result<()>) -> candle_core::Result<f64> {
+    f()?;
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        f()?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[2])
+}
+
+fn main() -> candle_core::Result<()> {
+    let dev = Device::Cpu;
+    let (train_ids, train_feat, train_mask) = inputs(256, &dev)?;
+    let (infer_ids, infer_feat, infer_mask) = inputs(512, &dev)?;
+    println!("encoder\ttrain batch (s)\tinference batch (s)");
+    for (name, layers) in [
+        ("convolutions", 0),
+        ("convolutions + 1 attention layer", 1),
+        ("convolutions + 2 attention layers", 2),
+    ] {
+        let varmap = VarMap::new();
+        let encoder = Encoder::new(
+            &config(layers),
+            VarBuilder::from_varmap(&varmap, DType::F32, &dev),
+        )?;
+        let mut dropout = Dropout::new(0.3, 1);
+        let train = median(|| {
+            let h = encoder.forward(&train_ids, &train_feat, &train_mask, Some(&mut dropout))?;
+            h.sqr()?.mean_all()?.backward().map(|_| ())
+        })?;
+        let infer = median(|| {
+            encoder
+                .infer(&infer_ids, &infer_feat, &infer_mask)
+                .map(|_| ())
+        })?;
+        println!("{name}\t{train:.3}\t{infer:.3}");
+    }
+
+    // The LSTM in place of the convolutions, over the same input projection's width.
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+    let forward = candle_nn::lstm(128, 64, LSTMConfig::default(), vb.pp("fwd"))?;
+    let backward = candle_nn::lstm(128, 64, LSTMConfig::default(), vb.pp("bwd"))?;
+    let run = |x: &Tensor| -> candle_core::Result<Tensor> {
+        let seq = x.dim(1)?;
+        let reverse = Tensor::from_vec((0..seq as u32).rev().collect(), seq, &dev)?;
+        let there = forward.states_to_tensor(&forward.seq(x)?)?;
+        let back = backward.states_to_tensor(&backward.seq(&x.index_select(&reverse, 1)?)?)?;
+        Tensor::cat(&[&there, &back.index_select(&reverse, 1)?], 2)
+    };
+    let train_x = Tensor::randn(0f32, 1.0, (BATCH, 256, 128), &dev)?;
+    let infer_x = Tensor::randn(0f32, 1.0, (BATCH, 512, 128), &dev)?;
+    let project = candle_nn::linear(128, 128, vb.pp("input"))?;
+    let train = median(|| {
+        let h = run(&project.forward(&train_x)?)?;
+        h.sqr()?.mean_all()?.backward().map(|_| ())
+    })?;
+    let infer = median(|| run(&project.forward(&infer_x)?).map(|_| ()))?;
+    println!("bidirectional LSTM (64 + 64)\t{train:.3}\t{infer:.3}");
+    Ok(())
+}
