@@ -2,22 +2,23 @@
 //! backward, 16 windows of 256 tokens) and one inference batch (forward, 16 windows of 512),
 //! for the dilated convolutions alone, with one or two local attention layers on top, and a
 //! bidirectional LSTM (candle-nn's, one step at a time; the backward direction fed the reversed
-//! sequence) in place of the convolutions. Sizes as the shipped model's (hidden 128). Random
-//! weights and tokens: speed only. Prints one line per encoder, median of 5 runs after a warm-up.
+//! sequence) in place of the convolutions. Sizes as the shipped model's (hidden 128); embedding,
+//! features and input projection the same for all; no dropout. Random weights and tokens: speed
+//! only. Prints one line per encoder, median of 5 runs after a warm-up.
 //!
 //!   cargo run --release --example encoder_speed
 
 use std::time::Instant;
 
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::rnn::{LSTMConfig, RNN};
 use candle_nn::{VarBuilder, VarMap};
 use imr::features::FEATURE_DIM;
-use imr::model::{Dropout, Encoder, ModelConfig, FORMAT_VERSION};
+use imr::model::{Encoder, ModelConfig, FORMAT_VERSION};
 
 const BATCH: usize = 16;
 
-fn config(attention_layers: usize) -> ModelConfig {
+fn config(dilations: &[usize], attention_layers: usize) -> ModelConfig {
     ModelConfig {
         format_version: FORMAT_VERSION,
         vocab_size: 4000,
@@ -25,7 +26,7 @@ fn config(attention_layers: usize) -> ModelConfig {
         feature_dim: FEATURE_DIM,
         hidden: 128,
         kernel: 3,
-        dilations: vec![1, 2, 4, 8],
+        dilations: dilations.to_vec(),
         dropout: 0.3,
         num_tags: 11,
         window: 512,
@@ -71,12 +72,11 @@ fn main() -> candle_core::Result<()> {
     ] {
         let varmap = VarMap::new();
         let encoder = Encoder::new(
-            &config(layers),
+            &config(&[1, 2, 4, 8], layers),
             VarBuilder::from_varmap(&varmap, DType::F32, &dev),
         )?;
-        let mut dropout = Dropout::new(0.3, 1);
         let train = median(|| {
-            let h = encoder.forward(&train_ids, &train_feat, &train_mask, Some(&mut dropout))?;
+            let h = encoder.forward(&train_ids, &train_feat, &train_mask, None)?;
             h.sqr()?.mean_all()?.backward().map(|_| ())
         })?;
         let infer = median(|| {
@@ -87,26 +87,26 @@ fn main() -> candle_core::Result<()> {
         println!("{name}\t{train:.3}\t{infer:.3}");
     }
 
-    // The LSTM in place of the convolutions, over the same input projection's width.
+    // The LSTM in place of the convolutions: the encoder without blocks gives the embedding,
+    // features and input projection.
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+    let input = Encoder::new(&config(&[], 0), vb.pp("input"))?;
     let forward = candle_nn::lstm(128, 64, LSTMConfig::default(), vb.pp("fwd"))?;
     let backward = candle_nn::lstm(128, 64, LSTMConfig::default(), vb.pp("bwd"))?;
-    let run = |x: &Tensor| -> candle_core::Result<Tensor> {
+    let run = |ids: &Tensor, features: &Tensor, mask: &Tensor| -> candle_core::Result<Tensor> {
+        let x = input.forward(ids, features, mask, None)?;
         let seq = x.dim(1)?;
         let reverse = Tensor::from_vec((0..seq as u32).rev().collect(), seq, &dev)?;
-        let there = forward.states_to_tensor(&forward.seq(x)?)?;
+        let there = forward.states_to_tensor(&forward.seq(&x)?)?;
         let back = backward.states_to_tensor(&backward.seq(&x.index_select(&reverse, 1)?)?)?;
         Tensor::cat(&[&there, &back.index_select(&reverse, 1)?], 2)
     };
-    let train_x = Tensor::randn(0f32, 1.0, (BATCH, 256, 128), &dev)?;
-    let infer_x = Tensor::randn(0f32, 1.0, (BATCH, 512, 128), &dev)?;
-    let project = candle_nn::linear(128, 128, vb.pp("input"))?;
     let train = median(|| {
-        let h = run(&project.forward(&train_x)?)?;
+        let h = run(&train_ids, &train_feat, &train_mask)?;
         h.sqr()?.mean_all()?.backward().map(|_| ())
     })?;
-    let infer = median(|| run(&project.forward(&infer_x)?).map(|_| ()))?;
+    let infer = median(|| run(&infer_ids, &infer_feat, &infer_mask).map(|_| ()))?;
     println!("bidirectional LSTM (64 + 64)\t{train:.3}\t{infer:.3}");
     Ok(())
 }
