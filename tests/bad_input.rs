@@ -361,7 +361,7 @@ fn truncate(path: &Path) {
 #[test]
 fn a_damaged_model_directory_is_a_clear_error() {
     type Damage = fn(&Path);
-    let cases: [(&str, Damage, &str, &str); 11] = [
+    let cases: [(&str, Damage, &str, &str); 13] = [
         (
             "missing weights",
             |m| std::fs::remove_file(m.join("model.safetensors")).unwrap(),
@@ -379,6 +379,29 @@ fn a_damaged_model_directory_is_a_clear_error() {
             |m| edit_json(&m.join("config.json"), |v| v["model"]["hidden"] = 64.into()),
             "model.safetensors",
             "weights do not fit config.json",
+        ),
+        (
+            "attention layers the weights lack",
+            |m| {
+                edit_json(&m.join("config.json"), |v| {
+                    v["model"]["attention_layers"] = 1.into();
+                    v["model"]["attention_heads"] = 4.into();
+                    v["model"]["attention_radius"] = 16.into();
+                })
+            },
+            "model.safetensors",
+            "weights do not fit config.json",
+        ),
+        (
+            "attention heads that do not split the hidden size",
+            |m| {
+                edit_json(&m.join("config.json"), |v| {
+                    v["model"]["attention_layers"] = 1.into();
+                    v["model"]["attention_heads"] = 3.into();
+                })
+            },
+            "model.safetensors",
+            "not a multiple of 3 heads",
         ),
         (
             "tokenizer vs config",
