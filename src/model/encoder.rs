@@ -8,7 +8,7 @@ use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 
 use super::attention::LocalAttention;
-use super::layers::{mask3, maybe_dropout, Dense, DilatedConv, Dropout, LayerNorm};
+use super::layers::{maybe_dropout, Dense, DilatedConv, Dropout, LayerNorm};
 use super::ModelConfig;
 
 #[derive(Debug, Clone)]
@@ -72,7 +72,8 @@ impl Encoder {
         mask: &Tensor,
         mut dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
-        let m = mask3(mask)?;
+        let mask = mask.to_dtype(DType::F32)?;
+        let m = mask.unsqueeze(2)?;
         let e = self.embed.forward(ids)?;
         let x = Tensor::cat(&[&e, features], 2)?;
         let mut h = self.input.forward(&x)?.broadcast_mul(&m)?;
@@ -84,7 +85,6 @@ impl Encoder {
             let y = maybe_dropout(&y, dropout.as_deref_mut())?;
             h = (h + y)?.broadcast_mul(&m)?;
         }
-        let mask = mask.to_dtype(DType::F32)?;
         for a in &self.attention {
             h = a.forward(&h, &mask, dropout.as_deref_mut(), true)?;
         }
