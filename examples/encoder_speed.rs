@@ -1,8 +1,9 @@
 //! How fast each candidate encoder runs on this machine's CPU: one training batch (forward and
 //! backward, 16 windows of 256 tokens) and one inference batch (forward, 16 windows of 512),
-//! for the dilated convolutions alone, with one or two local attention layers on top, and a
-//! bidirectional LSTM (candle-nn's, one step at a time; the backward direction fed the reversed
-//! sequence) in place of the convolutions. Sizes as the shipped model's (hidden 128); embedding,
+//! for the dilated convolutions alone, with one or two local attention layers on top, with
+//! `imr`'s bidirectional LSTM layer on top, that layer in place of the convolutions, and
+//! candle-nn's LSTM (one step at a time, the input product inside each step; the backward
+//! direction fed the reversed sequence) in place of the convolutions. Sizes as the shipped model's (hidden 128); embedding,
 //! features and input projection the same for all; no dropout. Random weights and tokens: speed
 //! only. Prints one line per encoder, median of 5 runs after a warm-up.
 //!
@@ -18,7 +19,7 @@ use imr::model::{Encoder, ModelConfig, FORMAT_VERSION};
 
 const BATCH: usize = 16;
 
-fn config(dilations: &[usize], attention_layers: usize) -> ModelConfig {
+fn config(dilations: &[usize], attention_layers: usize, lstm_units: usize) -> ModelConfig {
     ModelConfig {
         format_version: FORMAT_VERSION,
         vocab_size: 4000,
@@ -35,6 +36,7 @@ fn config(dilations: &[usize], attention_layers: usize) -> ModelConfig {
         attention_layers,
         attention_heads: if attention_layers > 0 { 4 } else { 0 },
         attention_radius: if attention_layers > 0 { 16 } else { 0 },
+        lstm_units,
     }
 }
 
@@ -65,14 +67,22 @@ fn main() -> candle_core::Result<()> {
     let (train_ids, train_feat, train_mask) = inputs(256, &dev)?;
     let (infer_ids, infer_feat, infer_mask) = inputs(512, &dev)?;
     println!("encoder\ttrain batch (s)\tinference batch (s)");
-    for (name, layers) in [
-        ("convolutions", 0),
-        ("convolutions + 1 attention layer", 1),
-        ("convolutions + 2 attention layers", 2),
+    let convolutions: &[usize] = &[1, 2, 4, 8];
+    for (name, dilations, layers, lstm) in [
+        ("convolutions", convolutions, 0, 0),
+        ("convolutions + 1 attention layer", convolutions, 1, 0),
+        ("convolutions + 2 attention layers", convolutions, 2, 0),
+        (
+            "convolutions + bidirectional LSTM 64 + 64",
+            convolutions,
+            0,
+            64,
+        ),
+        ("bidirectional LSTM 64 + 64 alone", &[], 0, 64),
     ] {
         let varmap = VarMap::new();
         let encoder = Encoder::new(
-            &config(&[1, 2, 4, 8], layers),
+            &config(dilations, layers, lstm),
             VarBuilder::from_varmap(&varmap, DType::F32, &dev),
         )?;
         let train = median(|| {
@@ -91,7 +101,7 @@ fn main() -> candle_core::Result<()> {
     // features and input projection.
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
-    let input = Encoder::new(&config(&[], 0), vb.pp("input"))?;
+    let input = Encoder::new(&config(&[], 0, 0), vb.pp("input"))?;
     let forward = candle_nn::lstm(128, 64, LSTMConfig::default(), vb.pp("fwd"))?;
     let backward = candle_nn::lstm(128, 64, LSTMConfig::default(), vb.pp("bwd"))?;
     let run = |ids: &Tensor, features: &Tensor, mask: &Tensor| -> candle_core::Result<Tensor> {
@@ -107,6 +117,6 @@ fn main() -> candle_core::Result<()> {
         h.sqr()?.mean_all()?.backward().map(|_| ())
     })?;
     let infer = median(|| run(&infer_ids, &infer_feat, &infer_mask).map(|_| ()))?;
-    println!("bidirectional LSTM (64 + 64)\t{train:.3}\t{infer:.3}");
+    println!("candle-nn bidirectional LSTM 64 + 64 alone\t{train:.3}\t{infer:.3}");
     Ok(())
 }

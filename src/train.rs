@@ -57,6 +57,10 @@ pub struct TrainConfig {
     pub attention_heads: usize,
     #[serde(default, skip_serializing_if = "crate::model::is_zero")]
     pub attention_radius: usize,
+    /// Cells per direction of a bidirectional LSTM layer after the convolutions (0, the
+    /// default: none).
+    #[serde(default, skip_serializing_if = "crate::model::is_zero")]
+    pub lstm_units: usize,
 }
 
 impl Default for TrainConfig {
@@ -80,6 +84,7 @@ impl Default for TrainConfig {
             attention_layers: 0,
             attention_heads: 0,
             attention_radius: 0,
+            lstm_units: 0,
         }
     }
 }
@@ -386,6 +391,7 @@ pub fn train(
         attention_layers: cfg.attention_layers,
         attention_heads: cfg.attention_heads,
         attention_radius: cfg.attention_radius,
+        lstm_units: cfg.lstm_units,
     };
     let varmap = VarMap::new();
     let model = ImrModel::new(&mcfg, VarBuilder::from_varmap(&varmap, DType::F32, &device))?;

@@ -361,7 +361,7 @@ fn truncate(path: &Path) {
 #[test]
 fn a_damaged_model_directory_is_a_clear_error() {
     type Damage = fn(&Path);
-    let cases: [(&str, Damage, &str, &str); 13] = [
+    let cases: [(&str, Damage, &str, &str); 14] = [
         (
             "missing weights",
             |m| std::fs::remove_file(m.join("model.safetensors")).unwrap(),
@@ -387,6 +387,16 @@ fn a_damaged_model_directory_is_a_clear_error() {
                     v["model"]["attention_layers"] = 1.into();
                     v["model"]["attention_heads"] = 4.into();
                     v["model"]["attention_radius"] = 16.into();
+                })
+            },
+            "model.safetensors",
+            "weights do not fit config.json",
+        ),
+        (
+            "an LSTM layer the weights lack",
+            |m| {
+                edit_json(&m.join("config.json"), |v| {
+                    v["model"]["lstm_units"] = 64.into()
                 })
             },
             "model.safetensors",

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-use super::train::AttentionArgs;
+use super::train::EncoderArgs;
 use super::{resolve_model, Outcome};
 use crate::artifacts::ModelDir;
 use crate::eval::cv::{cross_validate, CvReport};
@@ -66,9 +66,9 @@ pub struct EvalArgs {
     /// Folder with `drug-lexicon/` and `icd10cm/` (with --cv).
     #[arg(long, default_value = "data")]
     lexicons: PathBuf,
-    /// The encoder's attention layers for the folds' models (with --cv).
+    /// The encoder of the folds' models (with --cv).
     #[command(flatten)]
-    attention: AttentionArgs,
+    encoder: EncoderArgs,
 }
 
 pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
@@ -124,7 +124,7 @@ fn run_cv(args: &EvalArgs, k: usize) -> anyhow::Result<Outcome> {
     );
     let lexicon = Lexicon::from_data_dir(&args.lexicons)
         .with_context(|| format!("building lexicons from {}", args.lexicons.display()))?;
-    let cfg = args.attention.apply(TrainConfig {
+    let cfg = args.encoder.apply(TrainConfig {
         seed: args.seed,
         epochs: args.epochs,
         ..TrainConfig::default()

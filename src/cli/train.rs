@@ -52,12 +52,20 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = TrainConfig::default().average_last)]
     average_last: usize,
     #[command(flatten)]
-    attention: AttentionArgs,
+    encoder: EncoderArgs,
 }
 
-/// The encoder's optional local self-attention layers (README, "The model").
+/// The encoder's shape beyond the defaults: convolutions, and optional LSTM and local
+/// self-attention layers (README, "The model").
 #[derive(Debug, Args)]
-pub struct AttentionArgs {
+pub struct EncoderArgs {
+    /// The dilation of each convolution block, comma-separated; given with no value, no
+    /// convolutions (the embedding and features go straight to the layers below).
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    dilations: Option<Vec<usize>>,
+    /// Cells per direction of a bidirectional LSTM layer after the convolutions (0: none).
+    #[arg(long, default_value_t = 0)]
+    lstm_units: usize,
     /// Local self-attention layers after the convolutions (0: the convolutions alone).
     #[arg(long, default_value_t = 0)]
     attention_layers: usize,
@@ -69,9 +77,14 @@ pub struct AttentionArgs {
     attention_radius: usize,
 }
 
-impl AttentionArgs {
-    /// `cfg` with these attention settings; heads and radius are recorded only with layers.
+impl EncoderArgs {
+    /// `cfg` with these settings; attention heads and radius are recorded only with layers.
     pub fn apply(&self, cfg: TrainConfig) -> TrainConfig {
+        let cfg = TrainConfig {
+            dilations: self.dilations.clone().unwrap_or(cfg.dilations),
+            lstm_units: self.lstm_units,
+            ..cfg
+        };
         if self.attention_layers == 0 {
             return cfg;
         }
@@ -86,7 +99,7 @@ impl AttentionArgs {
 
 impl TrainArgs {
     fn config(&self) -> TrainConfig {
-        self.attention.apply(TrainConfig {
+        self.encoder.apply(TrainConfig {
             seed: self.seed,
             epochs: self.epochs,
             learning_rate: self.learning_rate,
@@ -179,4 +192,41 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<Outcome> {
         trained.memory.len()
     );
     Ok(Outcome::AllGood)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::{Cli, Command};
+    use crate::train::TrainConfig;
+
+    fn config(args: &[&str]) -> TrainConfig {
+        let base = ["imr", "train", "--data", "d", "--out", "o"];
+        let cli = Cli::try_parse_from(base.iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Train(t) => t.config(),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn encoder_options_shape_the_training_config() {
+        let default = config(&[]);
+        assert_eq!(default, TrainConfig::default());
+        let lstm = config(&["--lstm-units", "64"]);
+        assert_eq!((lstm.lstm_units, lstm.dilations), (64, vec![1, 2, 4, 8]));
+        // `--dilations` with no value: no convolution blocks.
+        let alone = config(&["--dilations", "--lstm-units", "32"]);
+        assert_eq!((alone.lstm_units, alone.dilations), (32, vec![]));
+        let two = config(&["--dilations", "1,3"]);
+        assert_eq!(two.dilations, vec![1, 3]);
+        // Attention heads and radius are recorded only with layers.
+        assert_eq!(config(&["--attention-heads", "2"]), TrainConfig::default());
+        let attention = config(&["--attention-layers", "1"]);
+        assert_eq!(
+            (attention.attention_layers, attention.attention_heads),
+            (1, 4)
+        );
+    }
 }

@@ -1,14 +1,17 @@
 //! The shared encoder: token embedding plus input features, projected to the hidden size, then
-//! residual blocks of (layer norm -> dilated convolution -> GELU -> dropout).
+//! residual blocks of (layer norm -> dilated convolution -> GELU -> dropout); optionally a
+//! bidirectional LSTM layer (`lstm.rs`) and local self-attention layers (`attention.rs`) on top.
 //!
-//! Convolutions because they batch into a few large matrix products on CPU (candle runs LSTMs
-//! one step at a time); what was measured, and what was not, is in README, "The model".
+//! Convolutions by default: they batch into a few large matrix products on CPU. How they compare
+//! with the LSTM and attention layers, in speed and accuracy, is measured in README, "What was
+//! measured to get here".
 
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 
 use super::attention::LocalAttention;
 use super::layers::{maybe_dropout, Dense, DilatedConv, Dropout, LayerNorm};
+use super::lstm::BiLstm;
 use super::ModelConfig;
 
 #[derive(Debug, Clone)]
@@ -22,6 +25,7 @@ pub struct Encoder {
     embed: Embedding,
     input: Dense,
     blocks: Vec<Block>,
+    lstm: Option<BiLstm>,
     attention: Vec<LocalAttention>,
     norm: LayerNorm,
 }
@@ -42,6 +46,10 @@ impl Encoder {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let lstm = match cfg.lstm_units {
+            0 => None,
+            units => Some(BiLstm::new(cfg.hidden, units, vb.pp("lstm"))?),
+        };
         let attention = (0..cfg.attention_layers)
             .map(|i| {
                 LocalAttention::new(
@@ -57,6 +65,7 @@ impl Encoder {
             embed,
             input,
             blocks,
+            lstm,
             attention,
             norm,
         })
@@ -85,6 +94,9 @@ impl Encoder {
             let y = maybe_dropout(&y, dropout.as_deref_mut())?;
             h = (h + y)?.broadcast_mul(&m)?;
         }
+        if let Some(lstm) = &self.lstm {
+            h = lstm.forward(&h, &mask, dropout.as_deref_mut())?;
+        }
         for a in &self.attention {
             h = a.forward(&h, &mask, dropout.as_deref_mut(), true)?;
         }
@@ -103,6 +115,9 @@ impl Encoder {
         for b in &self.blocks {
             let normed = b.norm.forward_masked(&h, &mask)?;
             h = b.conv.residual_gelu(&normed, &h, &mask)?;
+        }
+        if let Some(lstm) = &self.lstm {
+            h = lstm.forward(&h, &mask, None)?;
         }
         for a in &self.attention {
             h = a.forward(&h, &mask, None, false)?;

@@ -7,6 +7,7 @@ mod decision;
 mod encoder;
 mod fused;
 mod layers;
+mod lstm;
 mod tagger;
 
 use candle_core::{Result, Tensor};
@@ -21,6 +22,9 @@ pub use tagger::{viterbi, viterbi_words, Constraints, TagHead};
 /// Version of the model directory layout and weight names; a mismatch refuses to load.
 /// 2: the directory holds `memory.tsv`.
 pub const FORMAT_VERSION: u32 = 2;
+
+/// Context kept on each side of a window for an LSTM layer, in tokens (`receptive_radius`).
+pub const LSTM_CONTEXT: usize = 64;
 
 /// Sizes and shapes of the network; stored as `config.json` in a model directory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +52,10 @@ pub struct ModelConfig {
     pub attention_heads: usize,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub attention_radius: usize,
+    /// Cells per direction of a bidirectional LSTM layer after the convolutions, before any
+    /// attention (0: none). Absent from the directories of models without one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lstm_units: usize,
 }
 
 /// For serde: settings left at zero are not written, so directories and fingerprints of models
@@ -57,10 +65,13 @@ pub(crate) fn is_zero(n: &usize) -> bool {
 }
 
 impl ModelConfig {
-    /// Tokens on each side that influence one output position.
+    /// Tokens on each side that influence one output position: the windows of a long letter
+    /// overlap by at least this much. An LSTM layer sees its whole window; for it this counts
+    /// `LSTM_CONTEXT` tokens, beyond which a token's influence is small but not zero.
     pub fn receptive_radius(&self) -> usize {
         let convolutions: usize = self.dilations.iter().map(|d| d * (self.kernel / 2)).sum();
-        convolutions + self.attention_layers * self.attention_radius
+        let lstm = if self.lstm_units > 0 { LSTM_CONTEXT } else { 0 };
+        convolutions + lstm + self.attention_layers * self.attention_radius
     }
 }
 

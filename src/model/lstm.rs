@@ -1,0 +1,291 @@
+//! A bidirectional LSTM layer, an optional top of the encoder (`ModelConfig::lstm_units`):
+//! pre-norm and residual like the convolution blocks, `units` cells per direction, the two
+//! directions' outputs projected back to the hidden size.
+//!
+//! Written here rather than taken from candle-nn for two reasons. candle-nn's LSTM multiplies
+//! each step's input by the input weights inside the step; here all steps' input gates of both
+//! directions come from one `(batch * seq, hidden) x (hidden, 8 * units)` product first, and
+//! each step is one batched product for the two directions together. And its `Backward`
+//! direction does not reverse the sequence, and a plain reversal of a padded batch would feed
+//! the padding to the backward cells first: here each row's real tokens are gathered in reading
+//! order for the forward cells and in reverse for the backward ones, the padding after them,
+//! so that padding never reaches a real token's state.
+//!
+//! Unlike the convolutions, one output depends on the whole window: windowed tagging is close
+//! to one pass over the letter but not equal (`ModelConfig::receptive_radius`).
+
+use candle_core::{Module, Result, Tensor};
+use candle_nn::VarBuilder;
+
+use super::layers::{maybe_dropout, Dense, Dropout, LayerNorm};
+
+#[derive(Debug, Clone)]
+pub struct BiLstm {
+    norm: LayerNorm,
+    /// hidden -> the input, forget, cell and output gates of the forward then the backward cells.
+    gates: Dense,
+    /// `(2, 4 * units, units)`: each direction's recurrent weights.
+    recurrent: Tensor,
+    out: Dense,
+    units: usize,
+}
+
+impl BiLstm {
+    pub fn new(hidden: usize, units: usize, vb: VarBuilder) -> Result<Self> {
+        if units == 0 {
+            candle_core::bail!("lstm: 0 units");
+        }
+        let bound = 1.0 / (units as f64).sqrt();
+        Ok(BiLstm {
+            norm: LayerNorm::new(hidden, vb.pp("norm"))?,
+            gates: Dense::new(hidden, 8 * units, vb.pp("gates"))?,
+            recurrent: vb.get_with_hints(
+                (2, 4 * units, units),
+                "recurrent",
+                candle_nn::Init::Uniform {
+                    lo: -bound,
+                    up: bound,
+                },
+            )?,
+            out: Dense::new(2 * units, hidden, vb.pp("out"))?,
+            units,
+        })
+    }
+
+    /// h `(batch, seq, hidden)`, mask `(batch, seq)` f32 -> `h + out(lstm(norm(h)))`, padding
+    /// zero. Differentiable; dropout on the cells' outputs when given.
+    pub fn forward(
+        &self,
+        h: &Tensor,
+        mask: &Tensor,
+        dropout: Option<&mut Dropout>,
+    ) -> Result<Tensor> {
+        let (batch, seq, _) = h.dims3()?;
+        let m = mask.unsqueeze(2)?;
+        let normed = self.norm.forward(h)?.broadcast_mul(&m)?;
+        let states = self.cells(&normed, mask)?; // (2, batch, seq, u)
+        let y = Tensor::cat(&[states.get(0)?, states.get(1)?], 2)?;
+        debug_assert_eq!(y.dims(), [batch, seq, 2 * self.units]);
+        let y = maybe_dropout(&y, dropout)?;
+        (h + self.out.forward(&y)?)?.broadcast_mul(&m)
+    }
+
+    /// The cells' outputs `(2, batch, seq, units)`, forward direction first, each at its
+    /// token's position, for x `(batch, seq, hidden)` and mask `(batch, seq)` f32.
+    fn cells(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (batch, seq, _) = x.dims3()?;
+        let u = self.units;
+        let (gather, scatter) = orders(&mask.to_vec2::<f32>()?, x.device())?;
+        // (batch * seq, 8u): every step's input gates, both directions.
+        let x = self.gates.forward(x)?.reshape((batch * seq, 8 * u))?;
+        let inputs = [0, 1]
+            .iter()
+            .map(|&d| {
+                x.narrow(1, d * 4 * u, 4 * u)?
+                    .contiguous()?
+                    .index_select(&gather[d], 0)?
+                    .reshape((batch, seq, 4 * u))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // (seq, 2, batch, 4u): step t is one contiguous slab for both directions.
+        let inputs = Tensor::stack(&inputs, 0)?
+            .permute((2, 0, 1, 3))?
+            .contiguous()?;
+        let recurrent = self.recurrent.transpose(1, 2)?.contiguous()?; // (2, u, 4u)
+        let mut state = Tensor::zeros((2, batch, u), x.dtype(), x.device())?;
+        let mut cell = state.clone();
+        let mut outputs = Vec::with_capacity(seq);
+        for t in 0..seq {
+            let g = (inputs.get(t)? + state.matmul(&recurrent)?)?; // (2, batch, 4u)
+            let input = candle_nn::ops::sigmoid(&g.narrow(2, 0, u)?)?;
+            let forget = candle_nn::ops::sigmoid(&g.narrow(2, u, u)?)?;
+            let candidate = g.narrow(2, 2 * u, u)?.tanh()?;
+            let output = candle_nn::ops::sigmoid(&g.narrow(2, 3 * u, u)?)?;
+            cell = ((forget * &cell)? + (input * candidate)?)?;
+            state = (output * cell.tanh()?)?;
+            outputs.push(state.clone());
+        }
+        // (2, batch * seq, u) in the order read, then back to each token's own position.
+        let states = Tensor::stack(&outputs, 0)?
+            .permute((1, 2, 0, 3))?
+            .contiguous()?
+            .reshape((2, batch * seq, u))?;
+        let placed = [0, 1]
+            .iter()
+            .map(|&d| states.get(d)?.contiguous()?.index_select(&scatter[d], 0))
+            .collect::<Result<Vec<_>>>()?;
+        Tensor::stack(&placed, 0)?.reshape((2, batch, seq, u))
+    }
+}
+
+/// For a `(batch, seq)` 0/1 mask, the flat row indices that lay each sequence out in the order
+/// each direction reads it (its real tokens forward, resp. backward, then its padding), and the
+/// inverse indices that put the results back: `([forward, backward], [forward, backward])`.
+fn orders(mask: &[Vec<f32>], device: &candle_core::Device) -> Result<([Tensor; 2], [Tensor; 2])> {
+    let seq = mask.first().map_or(0, Vec::len);
+    let mut gather = [Vec::new(), Vec::new()];
+    let mut scatter = [vec![0u32; mask.len() * seq], vec![0u32; mask.len() * seq]];
+    for (b, row) in mask.iter().enumerate() {
+        let real: Vec<usize> = (0..seq).filter(|&p| row[p] > 0.5).collect();
+        let padding = (0..seq).filter(|&p| row[p] <= 0.5);
+        let forward: Vec<usize> = real.iter().copied().chain(padding.clone()).collect();
+        let backward: Vec<usize> = real.iter().rev().copied().chain(padding).collect();
+        for (d, order) in [forward, backward].into_iter().enumerate() {
+            for (i, p) in order.into_iter().enumerate() {
+                gather[d].push((b * seq + p) as u32);
+                scatter[d][b * seq + p] = (b * seq + i) as u32;
+            }
+        }
+    }
+    let tensor = |v: Vec<u32>| {
+        let n = v.len();
+        Tensor::from_vec(v, n, device)
+    };
+    let [gf, gb] = gather;
+    let [sf, sb] = scatter;
+    Ok(([tensor(gf)?, tensor(gb)?], [tensor(sf)?, tensor(sb)?]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device, IndexOp};
+    use candle_nn::VarMap;
+
+    const HIDDEN: usize = 6;
+
+    fn layer() -> BiLstm {
+        let vm = VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+        let l = BiLstm::new(HIDDEN, 4, vb).unwrap();
+        // The output projection starts at random like the rest: with zero weights every
+        // output would equal its input and the tests below would test nothing.
+        for var in vm.all_vars() {
+            let dims = var.dims().to_vec();
+            let n: usize = dims.iter().product();
+            let v: Vec<f32> = (0..n)
+                .map(|i| ((i * 7 + 3) as f32 * 0.61).sin() * 0.5)
+                .collect();
+            var.set(&Tensor::from_vec(v, dims, &Device::Cpu).unwrap())
+                .unwrap();
+        }
+        l
+    }
+
+    fn input(seq: usize, seed: f32) -> Tensor {
+        let v: Vec<f32> = (0..seq * HIDDEN)
+            .map(|i| ((i as f32 + seed) * 0.37).sin())
+            .collect();
+        Tensor::from_vec(v, (1, seq, HIDDEN), &Device::Cpu).unwrap()
+    }
+
+    fn rows(t: &Tensor) -> Vec<Vec<f32>> {
+        t.i(0).unwrap().to_vec2().unwrap()
+    }
+
+    fn ones(seq: usize) -> Tensor {
+        Tensor::ones((1, seq), DType::F32, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn each_direction_reads_its_own_side() {
+        // Token 5 of 10 changed: the forward cells before it and the backward cells after it
+        // keep their outputs; every other output moves.
+        let l = layer();
+        let x = input(10, 0.0);
+        let changed = x
+            .slice_assign(&[0..1, 5..6, 0..HIDDEN], &input(1, 42.0))
+            .unwrap();
+        let before = l.cells(&x, &ones(10)).unwrap();
+        let after = l.cells(&changed, &ones(10)).unwrap();
+        for (direction, unchanged) in [(0, 0..5), (1, 6..10)] {
+            let b = rows(&before.get(direction).unwrap());
+            let a = rows(&after.get(direction).unwrap());
+            for p in 0..10 {
+                assert_eq!(
+                    b[p] == a[p],
+                    unchanged.contains(&p),
+                    "direction {direction}, position {p}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn padding_is_neither_read_nor_written() {
+        let l = layer();
+        let short = rows(&l.forward(&input(7, 0.0), &ones(7), None).unwrap());
+        // Padding at the end and in the middle of a batch of two: the real tokens' outputs are
+        // those of the unpadded sequence, whatever the padding holds.
+        let real = input(7, 0.0);
+        let x = Tensor::cat(
+            &[
+                &Tensor::cat(&[&real, &input(3, 3.0)], 1).unwrap(),
+                &Tensor::cat(
+                    &[
+                        &real.narrow(1, 0, 3).unwrap(),
+                        &input(3, 9.0),
+                        &real.narrow(1, 3, 4).unwrap(),
+                    ],
+                    1,
+                )
+                .unwrap(),
+            ],
+            0,
+        )
+        .unwrap();
+        let mask = Tensor::from_vec(
+            vec![
+                1f32, 1., 1., 1., 1., 1., 1., 0., 0., 0., //
+                1., 1., 1., 0., 0., 0., 1., 1., 1., 1.,
+            ],
+            (2, 10),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let out = l.forward(&x, &mask, None).unwrap();
+        let first = rows(&out.i(0..1).unwrap());
+        let second = rows(&out.i(1..2).unwrap());
+        let real_second = [0, 1, 2, 6, 7, 8, 9];
+        for (k, p) in (0..7).enumerate() {
+            for ((a, b), c) in first[p].iter().zip(&short[k]).zip(&second[real_second[k]]) {
+                assert!(
+                    (a - b).abs() < 1e-5,
+                    "end padding, position {p}: {a} vs {b}"
+                );
+                assert!(
+                    (c - b).abs() < 1e-5,
+                    "middle padding, token {k}: {c} vs {b}"
+                );
+            }
+        }
+        for p in [7, 8, 9] {
+            assert!(first[p].iter().all(|&v| v == 0.0), "padding {p} not zero");
+        }
+        for p in [3, 4, 5] {
+            assert!(second[p].iter().all(|&v| v == 0.0), "padding {p} not zero");
+        }
+    }
+
+    #[test]
+    fn gradients_reach_every_weight() {
+        let vm = VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+        let l = BiLstm::new(HIDDEN, 4, vb).unwrap();
+        let y = l.forward(&input(9, 0.0), &ones(9), None).unwrap();
+        let grads = y.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+        for var in vm.all_vars() {
+            let g = grads
+                .get(var.as_tensor())
+                .expect("a gradient for every weight");
+            let norm = g
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(norm > 0.0, "zero gradient for a {:?} weight", var.dims());
+        }
+    }
+}
