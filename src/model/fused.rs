@@ -13,7 +13,11 @@
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, InplaceOp3, Layout, Result, Shape};
 
 /// The contiguous `f32` data a layout describes, or an error naming the kernel.
-fn f32s<'s>(storage: &'s CpuStorage, layout: &Layout, kernel: &str) -> Result<&'s [f32]> {
+pub(super) fn f32s<'s>(
+    storage: &'s CpuStorage,
+    layout: &Layout,
+    kernel: &str,
+) -> Result<&'s [f32]> {
     let CpuStorage::F32(data) = storage else {
         bail!("{kernel}: expects f32 data");
     };

@@ -95,15 +95,19 @@ impl BiLstm {
         let mut state = Tensor::zeros((2, batch, u), x.dtype(), x.device())?;
         let mut cell = state.clone();
         let mut outputs = Vec::with_capacity(seq);
-        for t in 0..seq {
-            let g = (inputs.get(t)? + state.matmul(&recurrent)?)?; // (2, batch, 4u)
-            let input = candle_nn::ops::sigmoid(&g.narrow(2, 0, u)?)?;
-            let forget = candle_nn::ops::sigmoid(&g.narrow(2, u, u)?)?;
-            let candidate = g.narrow(2, 2 * u, u)?.tanh()?;
-            let output = candle_nn::ops::sigmoid(&g.narrow(2, 3 * u, u)?)?;
-            cell = ((forget * &cell)? + (input * candidate)?)?;
-            state = (output * cell.tanh()?)?;
-            outputs.push(state.clone());
+        // Steps are sliced from blocks of about sqrt(seq) steps, not from the whole sequence:
+        // the backward pass of a slice writes a gradient the size of what it was cut from, so
+        // cutting every step from the whole would cost seq times the whole; this way it costs
+        // about 2 sqrt(seq) times.
+        let block = (seq as f64).sqrt().ceil().max(1.0) as usize;
+        for start in (0..seq).step_by(block) {
+            let steps = inputs.narrow(0, start, block.min(seq - start))?;
+            for t in 0..steps.dim(0)? {
+                let g = (steps.get(t)? + state.matmul(&recurrent)?)?; // (2, batch, 4u)
+                cell = g.apply_op2(&cell, NewCell)?;
+                state = g.apply_op2(&cell, NewState)?;
+                outputs.push(state.clone());
+            }
         }
         // (2, batch * seq, u) in the order read, then back to each token's own position.
         let states = Tensor::stack(&outputs, 0)?
@@ -116,6 +120,146 @@ impl BiLstm {
             .collect::<Result<Vec<_>>>()?;
         Tensor::stack(&placed, 0)?.reshape((2, batch, seq, u))
     }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// One step of the cells of both directions as two ops, forward and backward: from the gates'
+/// pre-activations `g` `(2, batch, 4u)` (input, forget, candidate, output) and the cells `c`
+/// `(2, batch, u)`, `NewCell` gives the new cells and `NewState` the states from the new cells.
+/// The same arithmetic as candle's sigmoid, tanh, products and sum (tests compare the two), in
+/// one pass each instead of eleven ops with their own buffers and backward nodes: the loop over
+/// tokens runs them once per token, so the ops' fixed cost was most of the layer's time.
+struct NewCell;
+struct NewState;
+
+/// The `(rows, u)` of gates `(.., 4u)` and cells `(.., u)` that belong together, or an error.
+fn step_shape(
+    gl: &candle_core::Layout,
+    cl: &candle_core::Layout,
+    op: &str,
+) -> Result<(usize, usize)> {
+    let dims = cl.shape().dims();
+    let u = *dims.last().unwrap_or(&0);
+    let rows = cl.shape().elem_count() / u.max(1);
+    if gl.shape().elem_count() != rows * 4 * u || gl.shape().dims().last() != Some(&(4 * u)) {
+        candle_core::bail!("{op}: gates {:?} for cells {:?}", gl.shape(), cl.shape());
+    }
+    Ok((rows, u))
+}
+
+impl candle_core::CustomOp2 for NewCell {
+    fn name(&self) -> &'static str {
+        "lstm-new-cell"
+    }
+
+    fn cpu_fwd(
+        &self,
+        gs: &candle_core::CpuStorage,
+        gl: &candle_core::Layout,
+        cs: &candle_core::CpuStorage,
+        cl: &candle_core::Layout,
+    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let g = super::fused::f32s(gs, gl, self.name())?;
+        let c = super::fused::f32s(cs, cl, self.name())?;
+        let (rows, u) = step_shape(gl, cl, self.name())?;
+        let mut out = vec![0f32; rows * u];
+        for r in 0..rows {
+            let g = &g[r * 4 * u..(r + 1) * 4 * u];
+            for k in 0..u {
+                let (input, forget) = (sigmoid(g[k]), sigmoid(g[u + k]));
+                out[r * u + k] = forget * c[r * u + k] + input * g[2 * u + k].tanh();
+            }
+        }
+        Ok((candle_core::CpuStorage::F32(out), cl.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        g: &Tensor,
+        c: &Tensor,
+        _: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (gv, cv, dv) = (values(g)?, values(c)?, values(grad)?);
+        let u = c.dims().last().copied().unwrap_or(1);
+        let mut dg = vec![0f32; gv.len()];
+        let mut dc = vec![0f32; cv.len()];
+        for r in 0..cv.len() / u {
+            let g = &gv[r * 4 * u..(r + 1) * 4 * u];
+            let dg = &mut dg[r * 4 * u..(r + 1) * 4 * u];
+            for k in 0..u {
+                let i = r * u + k;
+                let (input, forget) = (sigmoid(g[k]), sigmoid(g[u + k]));
+                let candidate = g[2 * u + k].tanh();
+                dg[k] = dv[i] * candidate * input * (1.0 - input);
+                dg[u + k] = dv[i] * cv[i] * forget * (1.0 - forget);
+                dg[2 * u + k] = dv[i] * input * (1.0 - candidate * candidate);
+                dc[i] = dv[i] * forget;
+            }
+        }
+        Ok((
+            Some(Tensor::from_vec(dg, g.shape(), g.device())?),
+            Some(Tensor::from_vec(dc, c.shape(), c.device())?),
+        ))
+    }
+}
+
+impl candle_core::CustomOp2 for NewState {
+    fn name(&self) -> &'static str {
+        "lstm-new-state"
+    }
+
+    fn cpu_fwd(
+        &self,
+        gs: &candle_core::CpuStorage,
+        gl: &candle_core::Layout,
+        cs: &candle_core::CpuStorage,
+        cl: &candle_core::Layout,
+    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let g = super::fused::f32s(gs, gl, self.name())?;
+        let c = super::fused::f32s(cs, cl, self.name())?;
+        let (rows, u) = step_shape(gl, cl, self.name())?;
+        let mut out = vec![0f32; rows * u];
+        for r in 0..rows {
+            for k in 0..u {
+                out[r * u + k] = sigmoid(g[r * 4 * u + 3 * u + k]) * c[r * u + k].tanh();
+            }
+        }
+        Ok((candle_core::CpuStorage::F32(out), cl.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        g: &Tensor,
+        c: &Tensor,
+        _: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (gv, cv, dv) = (values(g)?, values(c)?, values(grad)?);
+        let u = c.dims().last().copied().unwrap_or(1);
+        let mut dg = vec![0f32; gv.len()];
+        let mut dc = vec![0f32; cv.len()];
+        for r in 0..cv.len() / u {
+            for k in 0..u {
+                let i = r * u + k;
+                let output = sigmoid(gv[r * 4 * u + 3 * u + k]);
+                let tanh_cell = cv[i].tanh();
+                dg[r * 4 * u + 3 * u + k] = dv[i] * tanh_cell * output * (1.0 - output);
+                dc[i] = dv[i] * output * (1.0 - tanh_cell * tanh_cell);
+            }
+        }
+        Ok((
+            Some(Tensor::from_vec(dg, g.shape(), g.device())?),
+            Some(Tensor::from_vec(dc, c.shape(), c.device())?),
+        ))
+    }
+}
+
+fn values(t: &Tensor) -> Result<Vec<f32>> {
+    t.flatten_all()?.to_vec1::<f32>()
 }
 
 /// For a `(batch, seq)` 0/1 mask, the flat row indices that lay each sequence out in the order
@@ -264,6 +408,63 @@ mod tests {
         }
         for p in [3, 4, 5] {
             assert!(second[p].iter().all(|&v| v == 0.0), "padding {p} not zero");
+        }
+    }
+
+    /// The cell step as candle ops: what `Cell` replaces.
+    fn composed_cell(g: &Tensor, c: &Tensor) -> Tensor {
+        let u = c.dim(2).unwrap();
+        let gate = |k: usize| g.narrow(2, k * u, u).unwrap();
+        let sig = |t: Tensor| candle_nn::ops::sigmoid(&t).unwrap();
+        let (input, forget, output) = (sig(gate(0)), sig(gate(1)), sig(gate(3)));
+        let candidate = gate(2).tanh().unwrap();
+        let cell = ((forget * c).unwrap() + (input * candidate).unwrap()).unwrap();
+        let state = (output * cell.tanh().unwrap()).unwrap();
+        Tensor::stack(&[state, cell], 0).unwrap()
+    }
+
+    #[test]
+    fn the_cell_op_matches_candle_ops_forward_and_backward() {
+        let (batch, u) = (3, 5);
+        let values = |n: usize, seed: f32| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i as f32 + seed) * 0.77).sin() * 2.0)
+                .collect()
+        };
+        let g = candle_core::Var::from_vec(
+            values(2 * batch * 4 * u, 0.0),
+            (2, batch, 4 * u),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let c = candle_core::Var::from_vec(values(2 * batch * u, 9.0), (2, batch, u), &Device::Cpu)
+            .unwrap();
+        // A loss that weighs every state and cell differently.
+        let weights = Tensor::from_vec(
+            values(2 * 2 * batch * u, 4.0),
+            (2, 2, batch, u),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let cell = g.as_tensor().apply_op2(c.as_tensor(), NewCell).unwrap();
+        let state = g.as_tensor().apply_op2(&cell, NewState).unwrap();
+        let fused = Tensor::stack(&[state, cell], 0).unwrap();
+        let composed = composed_cell(g.as_tensor(), c.as_tensor());
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(flat(&fused), flat(&composed), "forward");
+        let grads = |out: &Tensor| {
+            let gs = (out * &weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            [g.as_tensor(), c.as_tensor()].map(|v| flat(gs.get(v).unwrap()))
+        };
+        for (a, b) in grads(&fused).iter().zip(&grads(&composed)) {
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() < 1e-6, "gradient {x} vs {y}");
+            }
         }
     }
 
