@@ -135,7 +135,8 @@ impl LocalAttention {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{DType, Device, IndexOp};
+    use crate::model::test_inputs::{rows, sequence};
+    use candle_core::{DType, Device};
     use candle_nn::VarMap;
 
     const HIDDEN: usize = 8;
@@ -147,14 +148,7 @@ mod tests {
     }
 
     fn input(seq: usize, seed: f32) -> Tensor {
-        let v: Vec<f32> = (0..seq * HIDDEN)
-            .map(|i| ((i as f32 + seed) * 0.37).sin())
-            .collect();
-        Tensor::from_vec(v, (1, seq, HIDDEN), &Device::Cpu).unwrap()
-    }
-
-    fn rows(t: &Tensor) -> Vec<Vec<f32>> {
-        t.i(0).unwrap().to_vec2().unwrap()
+        sequence(seq, HIDDEN, seed)
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! Unlike the convolutions, one output depends on the whole window: windowed tagging is close
 //! to one pass over the letter but not equal (`ModelConfig::receptive_radius`).
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::{CpuStorage, CustomOp2, Layout, Module, Result, Shape, Tensor};
 use candle_nn::VarBuilder;
 
 use super::layers::{maybe_dropout, Dense, Dropout, LayerNorm};
@@ -135,131 +135,102 @@ fn sigmoid(x: f32) -> f32 {
 struct NewCell;
 struct NewState;
 
-/// The `(rows, u)` of gates `(.., 4u)` and cells `(.., u)` that belong together, or an error.
-fn step_shape(
-    gl: &candle_core::Layout,
-    cl: &candle_core::Layout,
-    op: &str,
-) -> Result<(usize, usize)> {
-    let dims = cl.shape().dims();
-    let u = *dims.last().unwrap_or(&0);
-    let rows = cl.shape().elem_count() / u.max(1);
-    if gl.shape().elem_count() != rows * 4 * u || gl.shape().dims().last() != Some(&(4 * u)) {
-        candle_core::bail!("{op}: gates {:?} for cells {:?}", gl.shape(), cl.shape());
-    }
-    Ok((rows, u))
-}
-
-impl candle_core::CustomOp2 for NewCell {
+impl CustomOp2 for NewCell {
     fn name(&self) -> &'static str {
         "lstm-new-cell"
     }
 
-    fn cpu_fwd(
-        &self,
-        gs: &candle_core::CpuStorage,
-        gl: &candle_core::Layout,
-        cs: &candle_core::CpuStorage,
-        cl: &candle_core::Layout,
-    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
-        let g = super::fused::f32s(gs, gl, self.name())?;
-        let c = super::fused::f32s(cs, cl, self.name())?;
-        let (rows, u) = step_shape(gl, cl, self.name())?;
-        let mut out = vec![0f32; rows * u];
-        for r in 0..rows {
-            let g = &g[r * 4 * u..(r + 1) * 4 * u];
-            for k in 0..u {
-                let (input, forget) = (sigmoid(g[k]), sigmoid(g[u + k]));
-                out[r * u + k] = forget * c[r * u + k] + input * g[2 * u + k].tanh();
-            }
-        }
-        Ok((candle_core::CpuStorage::F32(out), cl.shape().clone()))
+    fn cpu_fwd(&self, gs: &CpuStorage, gl: &Layout, cs: &CpuStorage, cl: &Layout) -> StepOut {
+        per_unit(self.name(), gs, gl, cs, cl, |g, c, k, u| {
+            sigmoid(g[u + k]) * c + sigmoid(g[k]) * g[2 * u + k].tanh()
+        })
     }
 
-    fn bwd(
-        &self,
-        g: &Tensor,
-        c: &Tensor,
-        _: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (gv, cv, dv) = (values(g)?, values(c)?, values(grad)?);
-        let u = c.dims().last().copied().unwrap_or(1);
-        let mut dg = vec![0f32; gv.len()];
-        let mut dc = vec![0f32; cv.len()];
-        for r in 0..cv.len() / u {
-            let g = &gv[r * 4 * u..(r + 1) * 4 * u];
-            let dg = &mut dg[r * 4 * u..(r + 1) * 4 * u];
-            for k in 0..u {
-                let i = r * u + k;
-                let (input, forget) = (sigmoid(g[k]), sigmoid(g[u + k]));
-                let candidate = g[2 * u + k].tanh();
-                dg[k] = dv[i] * candidate * input * (1.0 - input);
-                dg[u + k] = dv[i] * cv[i] * forget * (1.0 - forget);
-                dg[2 * u + k] = dv[i] * input * (1.0 - candidate * candidate);
-                dc[i] = dv[i] * forget;
-            }
-        }
-        Ok((
-            Some(Tensor::from_vec(dg, g.shape(), g.device())?),
-            Some(Tensor::from_vec(dc, c.shape(), c.device())?),
-        ))
+    fn bwd(&self, g: &Tensor, c: &Tensor, _: &Tensor, grad: &Tensor) -> StepGrads {
+        per_unit_grads(g, c, grad, |g, c, d, k, u, dg| {
+            let (input, forget) = (sigmoid(g[k]), sigmoid(g[u + k]));
+            let candidate = g[2 * u + k].tanh();
+            dg[k] = d * candidate * input * (1.0 - input);
+            dg[u + k] = d * c * forget * (1.0 - forget);
+            dg[2 * u + k] = d * input * (1.0 - candidate * candidate);
+            d * forget
+        })
     }
 }
 
-impl candle_core::CustomOp2 for NewState {
+impl CustomOp2 for NewState {
     fn name(&self) -> &'static str {
         "lstm-new-state"
     }
 
-    fn cpu_fwd(
-        &self,
-        gs: &candle_core::CpuStorage,
-        gl: &candle_core::Layout,
-        cs: &candle_core::CpuStorage,
-        cl: &candle_core::Layout,
-    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
-        let g = super::fused::f32s(gs, gl, self.name())?;
-        let c = super::fused::f32s(cs, cl, self.name())?;
-        let (rows, u) = step_shape(gl, cl, self.name())?;
-        let mut out = vec![0f32; rows * u];
-        for r in 0..rows {
-            for k in 0..u {
-                out[r * u + k] = sigmoid(g[r * 4 * u + 3 * u + k]) * c[r * u + k].tanh();
-            }
-        }
-        Ok((candle_core::CpuStorage::F32(out), cl.shape().clone()))
+    fn cpu_fwd(&self, gs: &CpuStorage, gl: &Layout, cs: &CpuStorage, cl: &Layout) -> StepOut {
+        per_unit(self.name(), gs, gl, cs, cl, |g, c, k, u| {
+            sigmoid(g[3 * u + k]) * c.tanh()
+        })
     }
 
-    fn bwd(
-        &self,
-        g: &Tensor,
-        c: &Tensor,
-        _: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (gv, cv, dv) = (values(g)?, values(c)?, values(grad)?);
-        let u = c.dims().last().copied().unwrap_or(1);
-        let mut dg = vec![0f32; gv.len()];
-        let mut dc = vec![0f32; cv.len()];
-        for r in 0..cv.len() / u {
-            for k in 0..u {
-                let i = r * u + k;
-                let output = sigmoid(gv[r * 4 * u + 3 * u + k]);
-                let tanh_cell = cv[i].tanh();
-                dg[r * 4 * u + 3 * u + k] = dv[i] * tanh_cell * output * (1.0 - output);
-                dc[i] = dv[i] * output * (1.0 - tanh_cell * tanh_cell);
-            }
-        }
-        Ok((
-            Some(Tensor::from_vec(dg, g.shape(), g.device())?),
-            Some(Tensor::from_vec(dc, c.shape(), c.device())?),
-        ))
+    fn bwd(&self, g: &Tensor, c: &Tensor, _: &Tensor, grad: &Tensor) -> StepGrads {
+        per_unit_grads(g, c, grad, |g, c, d, k, u, dg| {
+            let output = sigmoid(g[3 * u + k]);
+            let tanh_cell = c.tanh();
+            dg[3 * u + k] = d * tanh_cell * output * (1.0 - output);
+            d * output * (1.0 - tanh_cell * tanh_cell)
+        })
     }
 }
 
-fn values(t: &Tensor) -> Result<Vec<f32>> {
-    t.flatten_all()?.to_vec1::<f32>()
+type StepOut = Result<(CpuStorage, Shape)>;
+type StepGrads = Result<(Option<Tensor>, Option<Tensor>)>;
+
+/// A step op's forward pass: `f(gates of the row, cell, unit k, units)` for each cell of `c`
+/// `(.., u)`, the gates `g` `(.., 4u)` of its row beside it.
+fn per_unit(
+    op: &str,
+    gs: &CpuStorage,
+    gl: &Layout,
+    cs: &CpuStorage,
+    cl: &Layout,
+    f: impl Fn(&[f32], f32, usize, usize) -> f32,
+) -> StepOut {
+    let g = super::fused::f32s(gs, gl, op)?;
+    let c = super::fused::f32s(cs, cl, op)?;
+    let u = cl.shape().dims().last().copied().unwrap_or(0);
+    if u == 0 || g.len() != 4 * c.len() || gl.shape().dims().last() != Some(&(4 * u)) {
+        candle_core::bail!("{op}: gates {:?} for cells {:?}", gl.shape(), cl.shape());
+    }
+    let out = c
+        .iter()
+        .enumerate()
+        .map(|(i, &cell)| {
+            let r = i / u;
+            f(&g[r * 4 * u..(r + 1) * 4 * u], cell, i % u, u)
+        })
+        .collect();
+    Ok((CpuStorage::F32(out), cl.shape().clone()))
+}
+
+/// A step op's backward pass: `f(gates of the row, cell, gradient of the output, unit k, units,
+/// gradient of the row's gates)` writes the gates' gradients and returns the cell's.
+fn per_unit_grads(
+    g: &Tensor,
+    c: &Tensor,
+    grad: &Tensor,
+    f: impl Fn(&[f32], f32, f32, usize, usize, &mut [f32]) -> f32,
+) -> StepGrads {
+    let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
+    let (gv, cv, dv) = (values(g)?, values(c)?, values(grad)?);
+    let u = c.dims().last().copied().unwrap_or(1);
+    let mut dg = vec![0f32; gv.len()];
+    let dc: Vec<f32> = (0..cv.len())
+        .map(|i| {
+            let row = (i / u) * 4 * u..(i / u + 1) * 4 * u;
+            f(&gv[row.clone()], cv[i], dv[i], i % u, u, &mut dg[row])
+        })
+        .collect();
+    Ok((
+        Some(Tensor::from_vec(dg, g.shape(), g.device())?),
+        Some(Tensor::from_vec(dc, c.shape(), c.device())?),
+    ))
 }
 
 /// For a `(batch, seq)` 0/1 mask, the flat row indices that lay each sequence out in the order
@@ -293,6 +264,7 @@ fn orders(mask: &[Vec<f32>], device: &candle_core::Device) -> Result<([Tensor; 2
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_inputs::{rows, sequence};
     use candle_core::{DType, Device, IndexOp};
     use candle_nn::VarMap;
 
@@ -317,14 +289,7 @@ mod tests {
     }
 
     fn input(seq: usize, seed: f32) -> Tensor {
-        let v: Vec<f32> = (0..seq * HIDDEN)
-            .map(|i| ((i as f32 + seed) * 0.37).sin())
-            .collect();
-        Tensor::from_vec(v, (1, seq, HIDDEN), &Device::Cpu).unwrap()
-    }
-
-    fn rows(t: &Tensor) -> Vec<Vec<f32>> {
-        t.i(0).unwrap().to_vec2().unwrap()
+        sequence(seq, HIDDEN, seed)
     }
 
     fn ones(seq: usize) -> Tensor {

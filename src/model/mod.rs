@@ -23,6 +23,25 @@ pub use tagger::{viterbi, viterbi_words, Constraints, TagHead};
 /// 2: the directory holds `memory.tsv`.
 pub const FORMAT_VERSION: u32 = 2;
 
+/// Inputs and readings shared by the layers' unit tests.
+#[cfg(test)]
+pub(crate) mod test_inputs {
+    use candle_core::{Device, IndexOp, Tensor};
+
+    /// `(1, seq, hidden)` of smooth, distinct values; another `seed` gives other values.
+    pub fn sequence(seq: usize, hidden: usize, seed: f32) -> Tensor {
+        let v: Vec<f32> = (0..seq * hidden)
+            .map(|i| ((i as f32 + seed) * 0.37).sin())
+            .collect();
+        Tensor::from_vec(v, (1, seq, hidden), &Device::Cpu).unwrap()
+    }
+
+    /// The positions of the first sequence of `(batch, seq, hidden)`, one row each.
+    pub fn rows(t: &Tensor) -> Vec<Vec<f32>> {
+        t.i(0).unwrap().to_vec2().unwrap()
+    }
+}
+
 /// Context kept on each side of a window for an LSTM layer, in tokens (`receptive_radius`).
 pub const LSTM_CONTEXT: usize = 64;
 
