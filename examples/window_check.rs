@@ -32,7 +32,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (a, b) in windowed.iter().zip(&one_pass) {
         for (x, y) in a.chunks(tags).zip(b.chunks(tags)) {
             tokens += 1;
-            let d = x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+            let d = x
+                .iter()
+                .zip(y)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0f32, f32::max);
             worst = worst.max(d);
             over += usize::from(d > 0.01);
             changed += usize::from(best(x) != best(y));

@@ -2,10 +2,11 @@
 //! pre-norm and residual like the convolution blocks, `units` cells per direction, the two
 //! directions' outputs projected back to the hidden size.
 //!
-//! Written here rather than taken from candle-nn for two reasons. candle-nn's LSTM multiplies
-//! each step's input by the input weights inside the step; here all steps' input gates of both
-//! directions come from one `(batch * seq, hidden) x (hidden, 8 * units)` product first, and
-//! each step is one batched product for the two directions together. And its `Backward`
+//! Written here rather than taken from candle-nn for speed and for padding. candle-nn's LSTM
+//! multiplies each step's input by the input weights inside the step and runs eleven ops per
+//! step; here all steps' input gates of both directions come from one `(batch * seq, hidden) x
+//! (hidden, 8 * units)` product first, and each step is one batched product for the two
+//! directions together and two custom ops (`NewCell`, `NewState`). And its `Backward`
 //! direction does not reverse the sequence, and a plain reversal of a padded batch would feed
 //! the padding to the backward cells first: here each row's real tokens are gathered in reading
 //! order for the forward cells and in reverse for the backward ones, the padding after them,
@@ -130,8 +131,9 @@ fn sigmoid(x: f32) -> f32 {
 /// pre-activations `g` `(2, batch, 4u)` (input, forget, candidate, output) and the cells `c`
 /// `(2, batch, u)`, `NewCell` gives the new cells and `NewState` the states from the new cells.
 /// The same arithmetic as candle's sigmoid, tanh, products and sum (tests compare the two), in
-/// one pass each instead of eleven ops with their own buffers and backward nodes: the loop over
-/// tokens runs them once per token, so the ops' fixed cost was most of the layer's time.
+/// one pass each instead of eleven ops with their own buffers and backward nodes, which the
+/// loop over tokens pays for at every token (timed with the block slicing in `cells`: README,
+/// "What was measured to get here").
 struct NewCell;
 struct NewState;
 
