@@ -3,7 +3,7 @@
 //! directions' outputs projected back to the hidden size.
 //!
 //! Written here rather than taken from candle-nn for speed and for padding. candle-nn's LSTM
-//! multiplies each step's input by the input weights inside the step and runs eleven ops per
+//! multiplies each step's input by the input weights inside the step and runs a dozen ops per
 //! step; here all steps' input gates of both directions come from one `(batch * seq, hidden) x
 //! (hidden, 8 * units)` product first, and each step is one batched product for the two
 //! directions together and two custom ops (`NewCell`, `NewState`). And its `Backward`
