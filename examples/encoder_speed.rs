@@ -37,6 +37,7 @@ fn config(dilations: &[usize], attention_layers: usize, lstm_units: usize) -> Mo
         attention_heads: if attention_layers > 0 { 4 } else { 0 },
         attention_radius: if attention_layers > 0 { 16 } else { 0 },
         lstm_units,
+        lstm_tagger_units: 0,
     }
 }
 

@@ -4,7 +4,7 @@
 //! encoder's receptive radius, and each token's tags come from the window where it sits
 //! farthest from an edge, so the result equals one pass over the whole letter.
 
-use candle_core::{Device, D};
+use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::annotation::EntitySpan;
@@ -216,49 +216,56 @@ impl<'a> Inference<'a> {
     pub fn predict_encoded(&self, encoded: &[EncodedLetter]) -> Result<Vec<LetterPrediction>> {
         let log_probs = self.tag_log_probs(encoded)?;
         let logits = self.decision_logits(encoded)?;
-        let mut back = Vec::new();
-        let mut tags = Vec::new();
-        let mut out = Vec::with_capacity(encoded.len());
-        for ((enc, lp), dl) in encoded.iter().zip(&log_probs).zip(logits) {
-            let biased;
-            let scores = if self.decoding == Decoding::Rules {
-                biased = rules::drug_lexicon_prior(lp, &enc.features);
-                &biased
-            } else {
-                lp
-            };
-            viterbi_words(scores, self.decoding.constraints(enc), &mut back, &mut tags);
-            let spans = bio_to_spans(&enc.tokens.offsets, &tags);
-            // Confidence: mean probability of the chosen tag over the span's tokens.
-            let mut entities = Vec::with_capacity(spans.len());
-            let mut k = 0;
-            for s in spans {
-                while enc.tokens.offsets[k].0 < s.start {
-                    k += 1;
-                }
-                let (mut sum, mut n) = (0f32, 0usize);
-                while k < enc.len() && enc.tokens.offsets[k].1 <= s.end {
-                    sum += lp[k * NUM_TAGS + tags[k]].exp();
-                    n += 1;
-                    k += 1;
-                }
-                entities.push((s, if n > 0 { sum / n as f32 } else { 0.0 }));
+        Ok(encoded
+            .iter()
+            .zip(&log_probs)
+            .zip(logits)
+            .map(|((enc, lp), dl)| self.decode(enc, lp, dl))
+            .collect())
+    }
+
+    /// One letter's prediction from its tag log-probabilities (row-major `(tokens, NUM_TAGS)`)
+    /// and its items' raw decision logits: the spans under this inference's decoding, and the
+    /// calibrated probabilities.
+    pub fn decode(&self, enc: &EncodedLetter, lp: &[f32], logits: Vec<f32>) -> LetterPrediction {
+        let (mut back, mut tags) = (Vec::new(), Vec::new());
+        let biased;
+        let scores = if self.decoding == Decoding::Rules {
+            biased = rules::drug_lexicon_prior(lp, &enc.features);
+            &biased
+        } else {
+            lp
+        };
+        viterbi_words(scores, self.decoding.constraints(enc), &mut back, &mut tags);
+        let spans = bio_to_spans(&enc.tokens.offsets, &tags);
+        // Confidence: mean probability of the chosen tag over the span's tokens.
+        let mut entities = Vec::with_capacity(spans.len());
+        let mut k = 0;
+        for s in spans {
+            while enc.tokens.offsets[k].0 < s.start {
+                k += 1;
             }
-            if self.decoding == Decoding::Rules {
-                let recalled = self.memory.find(&enc.chars);
-                entities = rules::apply(&enc.chars, &enc.rules, &recalled, entities);
+            let (mut sum, mut n) = (0f32, 0usize);
+            while k < enc.len() && enc.tokens.offsets[k].1 <= s.end {
+                sum += lp[k * NUM_TAGS + tags[k]].exp();
+                n += 1;
+                k += 1;
             }
-            let p = dl
-                .iter()
-                .map(|&z| self.calibration.probability(z))
-                .collect();
-            out.push(LetterPrediction {
-                entities,
-                decision_logits: dl,
-                p_overturned: p,
-            });
+            entities.push((s, if n > 0 { sum / n as f32 } else { 0.0 }));
         }
-        Ok(out)
+        if self.decoding == Decoding::Rules {
+            let recalled = self.memory.find(&enc.chars);
+            entities = rules::apply(&enc.chars, &enc.rules, &recalled, entities);
+        }
+        let p_overturned = logits
+            .iter()
+            .map(|&z| self.calibration.probability(z))
+            .collect();
+        LetterPrediction {
+            entities,
+            decision_logits: logits,
+            p_overturned,
+        }
     }
 
     /// Per letter, row-major `(tokens, NUM_TAGS)` tag log-probabilities.
@@ -304,10 +311,9 @@ impl<'a> Inference<'a> {
                 })
                 .collect();
             let batch = make_batch(&pieces, self.tokenizer.pad_id(), self.device)?;
-            let logits = self
+            let lp = self
                 .model
-                .tag_logits(&batch.ids, &batch.features, &batch.mask, None)?;
-            let lp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+                .tag_log_probs(&batch.ids, &batch.features, &batch.mask)?;
             // (batch, seq, tags) flattened
             let flat: Vec<f32> = lp.flatten_all()?.to_vec1()?;
             for (bi, &(li, start, core, keep_end)) in chunk.iter().enumerate() {

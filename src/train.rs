@@ -61,6 +61,10 @@ pub struct TrainConfig {
     /// default: none).
     #[serde(default, skip_serializing_if = "crate::model::is_zero")]
     pub lstm_units: usize,
+    /// Cells per direction of a second tagger with a bidirectional LSTM encoder, trained
+    /// beside the main one (`model::ModelConfig::lstm_tagger_units`; 0: none).
+    #[serde(default, skip_serializing_if = "crate::model::is_zero")]
+    pub lstm_tagger_units: usize,
 }
 
 impl Default for TrainConfig {
@@ -85,6 +89,7 @@ impl Default for TrainConfig {
             attention_heads: 0,
             attention_radius: 0,
             lstm_units: 0,
+            lstm_tagger_units: 0,
         }
     }
 }
@@ -94,6 +99,9 @@ impl Default for TrainConfig {
 pub struct EpochLog {
     pub epoch: usize,
     pub tag_loss: f64,
+    /// The second tagger's tagging loss, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lstm_tag_loss: Option<f64>,
     pub decision_loss: f64,
     pub seconds: f64,
     pub dev_entity_f1: Option<f64>,
@@ -295,15 +303,25 @@ impl StepContext<'_> {
         Ok(batch)
     }
 
-    /// Loss of one shard -> (gradients, its tagging loss part, its decision loss part).
+    /// Mean negative log-likelihood of the targets over the real tokens of the whole step.
+    fn tag_loss(&self, logits: &Tensor, targets: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let logp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+        let picked = logp.gather(&targets.unsqueeze(2)?, 2)?.squeeze(2)?; // (batch, seq)
+        Ok(((picked * mask)?.sum_all()?.neg()? / self.tag_tokens as f64)?)
+    }
+
+    /// Loss of one shard, and its gradients. The second tagger draws its dropout from its own
+    /// generator, so that the main tagger and decision head train as they would without it.
     fn shard(
         &self,
         windows: &[(usize, usize, usize)],
         items: &[(usize, usize, f32)],
         dropout: &mut Dropout,
-    ) -> Result<(Option<candle_core::backprop::GradStore>, f64, f64)> {
+        lstm_dropout: &mut Dropout,
+    ) -> Result<ShardLoss> {
         let mut loss: Option<Tensor> = None;
         let mut tag_part = 0.0;
+        let mut lstm_part = None;
         let mut dec_part = 0.0;
         if !windows.is_empty() {
             let pieces: Vec<Piece> = windows
@@ -324,10 +342,18 @@ impl StepContext<'_> {
             let logits =
                 self.model
                     .tag_logits(&batch.ids, &batch.features, &batch.mask, Some(dropout))?;
-            let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-            let picked = logp.gather(&tgt.unsqueeze(2)?, 2)?.squeeze(2)?; // (batch, seq)
-            let tag_loss = ((picked * &batch.mask)?.sum_all()?.neg()? / self.tag_tokens as f64)?;
+            let mut tag_loss = self.tag_loss(&logits, &tgt, &batch.mask)?;
             tag_part = f64::from(tag_loss.to_scalar::<f32>()?);
+            if let Some(logits) = self.model.lstm_tag_logits(
+                &batch.ids,
+                &batch.features,
+                &batch.mask,
+                Some(lstm_dropout),
+            )? {
+                let second = self.tag_loss(&logits, &tgt, &batch.mask)?;
+                lstm_part = Some(f64::from(second.to_scalar::<f32>()?));
+                tag_loss = (tag_loss + second)?;
+            }
             loss = Some(tag_loss);
         }
         if !items.is_empty() {
@@ -359,9 +385,21 @@ impl StepContext<'_> {
                 None => weighted,
             });
         }
-        let grads = loss.map(|l| l.backward()).transpose()?;
-        Ok((grads, tag_part, dec_part))
+        Ok(ShardLoss {
+            grads: loss.map(|l| l.backward()).transpose()?,
+            tag: tag_part,
+            lstm_tag: lstm_part,
+            decision: dec_part,
+        })
     }
+}
+
+/// One shard's gradients and its parts of the step's losses.
+struct ShardLoss {
+    grads: Option<candle_core::backprop::GradStore>,
+    tag: f64,
+    lstm_tag: Option<f64>,
+    decision: f64,
 }
 
 /// Trains on `train`, choosing the epoch and fitting the calibration on `dev`.
@@ -392,6 +430,7 @@ pub fn train(
         attention_heads: cfg.attention_heads,
         attention_radius: cfg.attention_radius,
         lstm_units: cfg.lstm_units,
+        lstm_tagger_units: cfg.lstm_tagger_units,
     };
     let varmap = VarMap::new();
     let model = ImrModel::new(&mcfg, VarBuilder::from_varmap(&varmap, DType::F32, &device))?;
@@ -501,6 +540,7 @@ pub fn train(
         let mut order: Vec<usize> = (0..items.len()).collect();
         order.shuffle(&mut rng);
         let (mut tag_sum, mut dec_sum, mut steps) = (0f64, 0f64, 0usize);
+        let mut lstm_sum: Option<f64> = None;
         for (step, chunk) in windows.chunks(cfg.batch_size).enumerate() {
             let sel: Vec<(usize, usize, f32)> = if items.is_empty() {
                 Vec::new()
@@ -527,15 +567,24 @@ pub fn train(
             // cores, and their gradients are summed (each half's loss is already scaled by the
             // whole batch's size). Dropout seeds depend on (seed, epoch, step, half) only.
             let seed = |half: u64| cfg.seed ^ stable_hash(&format!("{epoch}/{step}/{half}"));
+            let shard = |windows, items, half| {
+                ctx.shard(
+                    windows,
+                    items,
+                    &mut Dropout::new(cfg.dropout, seed(half)),
+                    &mut Dropout::new(cfg.dropout, seed(half) ^ stable_hash("lstm_tagger")),
+                )
+            };
             let (wa, wb) = chunk.split_at(chunk.len().div_ceil(2));
             let (da, db) = sel.split_at(sel.len().div_ceil(2));
-            let (ra, rb) = rayon::join(
-                || ctx.shard(wa, da, &mut Dropout::new(cfg.dropout, seed(0))),
-                || ctx.shard(wb, db, &mut Dropout::new(cfg.dropout, seed(1))),
-            );
-            let (ga, ta, xa) = ra?;
-            let (gb, tb, xb) = rb?;
-            let grads = match (ga, gb) {
+            let (ra, rb) = rayon::join(|| shard(wa, da, 0), || shard(wb, db, 1));
+            let (a, b) = (ra?, rb?);
+            tag_sum += a.tag + b.tag;
+            dec_sum += a.decision + b.decision;
+            for part in [a.lstm_tag, b.lstm_tag].into_iter().flatten() {
+                *lstm_sum.get_or_insert(0.0) += part;
+            }
+            let grads = match (a.grads, b.grads) {
                 (Some(mut a), Some(b)) => {
                     for var in varmap.all_vars() {
                         if let Some(gb) = b.get(var.as_tensor()) {
@@ -553,8 +602,6 @@ pub fn train(
             if let Some(grads) = grads {
                 opt.step(&grads)?;
             }
-            tag_sum += ta + tb;
-            dec_sum += xa + xb;
             steps += 1;
             progress(Progress::Step);
         }
@@ -562,6 +609,7 @@ pub fn train(
         let mut entry = EpochLog {
             epoch,
             tag_loss: tag_sum / steps.max(1) as f64,
+            lstm_tag_loss: lstm_sum.map(|s| s / steps.max(1) as f64),
             decision_loss: dec_sum / steps.max(1) as f64,
             seconds: 0.0,
             dev_entity_f1: None,

@@ -361,7 +361,7 @@ fn truncate(path: &Path) {
 #[test]
 fn a_damaged_model_directory_is_a_clear_error() {
     type Damage = fn(&Path);
-    let cases: [(&str, Damage, &str, &str); 14] = [
+    let cases: [(&str, Damage, &str, &str); 15] = [
         (
             "missing weights",
             |m| std::fs::remove_file(m.join("model.safetensors")).unwrap(),
@@ -397,6 +397,16 @@ fn a_damaged_model_directory_is_a_clear_error() {
             |m| {
                 edit_json(&m.join("config.json"), |v| {
                     v["model"]["lstm_units"] = 64.into()
+                })
+            },
+            "model.safetensors",
+            "weights do not fit config.json",
+        ),
+        (
+            "a second tagger the weights lack",
+            |m| {
+                edit_json(&m.join("config.json"), |v| {
+                    v["model"]["lstm_tagger_units"] = 16.into()
                 })
             },
             "model.safetensors",

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use imr::artifacts::ModelDir;
 use imr::corpus::{self, LabelledLetter};
 use imr::lexicon::Lexicon;
-use imr::model::LSTM_CONTEXT;
+use imr::model::{ImrModel, ModelConfig, LSTM_CONTEXT};
 use imr::tokenize::{bio_to_spans, spans_to_bio, LetterTokenizer};
 use imr::train::{self, TrainConfig, Trained};
 
@@ -315,6 +315,100 @@ fn with_an_lstm_layer_windows_nearly_equal_one_pass() {
     let losses: Vec<f64> = trained.log.iter().map(|e| e.tag_loss).collect();
     assert!(losses[1] < losses[0], "tag loss did not fall: {losses:?}");
     windows_equal_one_pass(&trained, 1e-4);
+}
+
+#[test]
+fn a_second_lstm_tagger_trains_beside_the_main_one_and_leaves_it_as_it_was() {
+    let (tr, dev) = tiny_split();
+    let cfg = |units| TrainConfig {
+        lstm_tagger_units: units,
+        ..tiny_config(6, 3)
+    };
+    let alone = train::train(&cfg(0), &tr, &dev, lexicon(), &mut |_| {}).unwrap();
+    let both = train::train(&cfg(12), &tr, &dev, lexicon(), &mut |_| {}).unwrap();
+    let second: Vec<f64> = both.log.iter().map(|e| e.lstm_tag_loss.unwrap()).collect();
+    assert!(second[2] < 0.8 * second[0], "LSTM tagger loss {second:?}");
+    assert!(alone.log.iter().all(|e| e.lstm_tag_loss.is_none()));
+
+    // Its own variables and dropout generator: the main tagger, its encoder and the decision
+    // head come out byte for byte as trained without it.
+    let values = |t: &Trained| {
+        let data = t.varmap.data().lock().unwrap();
+        data.iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                )
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let (a, b) = (values(&alone), values(&both));
+    assert!(b
+        .keys()
+        .filter(|k| !a.contains_key(*k))
+        .all(|k| k.starts_with("lstm_tagger.")));
+    assert!(b.len() > a.len());
+    for (name, v) in &a {
+        assert!(b[name] == *v, "{name} differs");
+    }
+
+    // Tagging is the log of the two taggers' mean probabilities (each read in one pass).
+    let one_pass = |model: &ModelConfig| ModelConfig {
+        window: 100_000,
+        ..model.clone()
+    };
+    let letters: Vec<&imr::Letter> = all_letters()[..2].iter().map(|l| &l.letter).collect();
+    let mut inf = both.inference();
+    let enc: Vec<_> = letters.iter().map(|l| inf.encode(l).unwrap()).collect();
+    let whole = one_pass(&both.config.model);
+    inf.config = &whole;
+    let mean = inf.tag_log_probs(&enc).unwrap();
+    let (encoder, tagger) = both.model.lstm_tagger.clone().unwrap();
+    let main = ImrModel {
+        lstm_tagger: None,
+        ..both.model.clone()
+    };
+    let lstm = ImrModel {
+        encoder,
+        tagger,
+        ..main.clone()
+    };
+    let main_cfg = ModelConfig {
+        lstm_tagger_units: 0,
+        ..whole.clone()
+    };
+    let lstm_cfg = one_pass(&both.config.model.lstm_tagger().unwrap());
+    let read = |model: &ImrModel, config: &ModelConfig| {
+        let inf = imr::predict::Inference {
+            model,
+            config,
+            ..both.inference()
+        };
+        inf.tag_log_probs(&enc).unwrap()
+    };
+    let (p, q) = (read(&main, &main_cfg), read(&lstm, &lstm_cfg));
+    for ((m, p), q) in mean.iter().zip(&p).zip(&q) {
+        for ((m, p), q) in m.iter().zip(p).zip(q) {
+            let expected = (0.5 * (p.exp() + q.exp())).ln();
+            assert!((m - expected).abs() < 1e-5, "{m} against {expected}");
+        }
+    }
+    assert!(
+        p != q,
+        "the two taggers agree exactly: one of them is not read"
+    );
+
+    // Windows of a long letter overlap by the LSTM's context, and the directory round-trips.
+    assert_eq!(both.config.model.receptive_radius(), LSTM_CONTEXT);
+    windows_equal_one_pass(&both, 1e-4);
+    let dir = tempfile::tempdir().unwrap();
+    save(&both, dir.path());
+    let loaded = ModelDir::load(dir.path()).unwrap();
+    assert_eq!(
+        loaded.inference().predict(&letters).unwrap(),
+        both.inference().predict(&letters).unwrap()
+    );
 }
 
 /// The window logic must give each token the output of a window where it has full context;

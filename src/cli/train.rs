@@ -66,6 +66,10 @@ pub struct EncoderArgs {
     /// Cells per direction of a bidirectional LSTM layer after the convolutions (0: none).
     #[arg(long, default_value_t = 0)]
     lstm_units: usize,
+    /// Cells per direction of a second tagger beside the main one, with its own embedding and
+    /// a bidirectional LSTM for encoder; tagging averages the two (0: none).
+    #[arg(long, default_value_t = TrainConfig::default().lstm_tagger_units)]
+    lstm_tagger: usize,
     /// Local self-attention layers after the convolutions (0: the convolutions alone).
     #[arg(long, default_value_t = 0)]
     attention_layers: usize,
@@ -83,6 +87,7 @@ impl EncoderArgs {
         let cfg = TrainConfig {
             dilations: self.dilations.clone().unwrap_or(cfg.dilations),
             lstm_units: self.lstm_units,
+            lstm_tagger_units: self.lstm_tagger,
             ..cfg
         };
         if self.attention_layers == 0 {
@@ -166,9 +171,12 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<Outcome> {
                 (Some(f), None) => format!(" dev entity F1 {f:.3}"),
                 _ => String::new(),
             };
+            let second = e
+                .lstm_tag_loss
+                .map_or(String::new(), |l| format!(" (LSTM tagger {l:.4})"));
             bar.suspend(|| {
                 eprintln!(
-                    "epoch {:>3}: tag loss {:.4} decision loss {:.4}{dev} ({:.1}s){}",
+                    "epoch {:>3}: tag loss {:.4}{second} decision loss {:.4}{dev} ({:.1}s){}",
                     e.epoch,
                     e.tag_loss,
                     e.decision_loss,
@@ -219,6 +227,15 @@ mod tests {
         // `--dilations` with no value: no convolution blocks.
         let alone = config(&["--dilations", "--lstm-units", "32"]);
         assert_eq!((alone.lstm_units, alone.dilations), (32, vec![]));
+        let second = config(&["--lstm-tagger", "48"]);
+        assert_eq!(
+            (
+                second.lstm_tagger_units,
+                second.lstm_units,
+                second.dilations
+            ),
+            (48, 0, vec![1, 2, 4, 8])
+        );
         let two = config(&["--dilations", "1,3"]);
         assert_eq!(two.dilations, vec![1, 3]);
         // Attention heads and radius are recorded only with layers.

@@ -10,7 +10,7 @@ mod layers;
 mod lstm;
 mod tagger;
 
-use candle_core::{Result, Tensor};
+use candle_core::{Result, Tensor, D};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +75,13 @@ pub struct ModelConfig {
     /// attention (0: none). Absent from the directories of models without one.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lstm_units: usize,
+    /// Cells per direction of a second tagger beside the main one (0: none): its own
+    /// embedding, a bidirectional LSTM in place of the convolutions and its own tagging head,
+    /// trained beside the main tagger on the same batches. Tagging averages the two taggers'
+    /// tag probabilities; decisions read the main encoder only. Absent from the directories
+    /// of models without one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lstm_tagger_units: usize,
 }
 
 /// For serde: settings left at zero are not written, so directories and fingerprints of models
@@ -90,7 +97,24 @@ impl ModelConfig {
     pub fn receptive_radius(&self) -> usize {
         let convolutions: usize = self.dilations.iter().map(|d| d * (self.kernel / 2)).sum();
         let lstm = if self.lstm_units > 0 { LSTM_CONTEXT } else { 0 };
-        convolutions + lstm + self.attention_layers * self.attention_radius
+        let main = convolutions + lstm + self.attention_layers * self.attention_radius;
+        match self.lstm_tagger() {
+            Some(second) => main.max(second.receptive_radius()),
+            None => main,
+        }
+    }
+
+    /// The second tagger's own configuration: this one's sizes, with the LSTM alone as encoder.
+    pub fn lstm_tagger(&self) -> Option<ModelConfig> {
+        (self.lstm_tagger_units > 0).then(|| ModelConfig {
+            dilations: Vec::new(),
+            lstm_units: self.lstm_tagger_units,
+            attention_layers: 0,
+            attention_heads: 0,
+            attention_radius: 0,
+            lstm_tagger_units: 0,
+            ..self.clone()
+        })
     }
 }
 
@@ -100,15 +124,61 @@ pub struct ImrModel {
     pub encoder: Encoder,
     pub tagger: TagHead,
     pub decision: DecisionHead,
+    /// The second tagger (`ModelConfig::lstm_tagger_units`): its own encoder and head.
+    pub lstm_tagger: Option<(Encoder, TagHead)>,
 }
 
 impl ImrModel {
     pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
+        let lstm_tagger = match cfg.lstm_tagger() {
+            Some(c) => {
+                let vb = vb.pp("lstm_tagger");
+                Some((
+                    Encoder::new(&c, vb.pp("encoder"))?,
+                    TagHead::new(&c, vb.pp("tagger"))?,
+                ))
+            }
+            None => None,
+        };
         Ok(ImrModel {
             encoder: Encoder::new(cfg, vb.pp("encoder"))?,
             tagger: TagHead::new(cfg, vb.pp("tagger"))?,
             decision: DecisionHead::new(cfg, vb.pp("decision"))?,
+            lstm_tagger,
         })
+    }
+
+    /// Tag log-probabilities `(batch, seq, num_tags)` at inference, inputs as `tag_logits`:
+    /// the main tagger's, or with a second tagger the log of the two taggers' mean
+    /// probabilities.
+    pub fn tag_log_probs(&self, ids: &Tensor, features: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let main =
+            candle_nn::ops::log_softmax(&self.tag_logits(ids, features, mask, None)?, D::Minus1)?;
+        match self.lstm_tag_logits(ids, features, mask, None)? {
+            Some(second) => {
+                let second = candle_nn::ops::log_softmax(&second, D::Minus1)?;
+                ((main.exp()? + second.exp()?)? * 0.5)?.log()
+            }
+            None => Ok(main),
+        }
+    }
+
+    /// The second tagger's logits, as `tag_logits` (None without one).
+    pub fn lstm_tag_logits(
+        &self,
+        ids: &Tensor,
+        features: &Tensor,
+        mask: &Tensor,
+        dropout: Option<&mut Dropout>,
+    ) -> Result<Option<Tensor>> {
+        let Some((encoder, tagger)) = &self.lstm_tagger else {
+            return Ok(None);
+        };
+        let logits = match dropout {
+            Some(d) => tagger.forward(&encoder.forward(ids, features, mask, Some(d))?)?,
+            None => tagger.infer(&encoder.infer(ids, features, mask)?, mask)?,
+        };
+        Ok(Some(logits))
     }
 
     /// Tag logits `(batch, seq, num_tags)` for token ids `(batch, seq)`, features
