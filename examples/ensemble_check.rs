@@ -18,6 +18,14 @@ fn main() {
     let mut pooled = Vec::new();
     let (mut diag, mut micro) = (Vec::new(), Vec::new());
     for f in 0..k {
+        // Folds not trained yet (a run still going) are left out.
+        if !dirs.iter().all(|d| {
+            d.join(format!("fold-{}", f + 1))
+                .join("config.json")
+                .is_file()
+        }) {
+            continue;
+        }
         let members: Vec<ModelDir> = dirs
             .iter()
             .map(|d| ModelDir::load(&d.join(format!("fold-{}", f + 1))).unwrap())

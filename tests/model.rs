@@ -40,6 +40,8 @@ fn tiny_config(seed: u64, epochs: usize) -> TrainConfig {
         batch_size: 8,
         learning_rate: 5e-3,
         patience: 100,
+        // The shipped shape, small: a second tagger beside the convolutional one.
+        lstm_tagger_units: 8,
         ..TrainConfig::default()
     }
 }
@@ -289,6 +291,7 @@ fn with_attention_layers_windows_still_equal_one_pass() {
         attention_layers: 2,
         attention_heads: 2,
         attention_radius: 24,
+        lstm_tagger_units: 0,
         ..tiny_config(4, 2)
     };
     let trained = train::train(&cfg, &tr, &dev, lexicon(), &mut |_| {}).unwrap();

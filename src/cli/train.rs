@@ -236,6 +236,7 @@ mod tests {
             ),
             (48, 0, vec![1, 2, 4, 8])
         );
+        assert_eq!(config(&["--lstm-tagger", "0"]).lstm_tagger_units, 0);
         let two = config(&["--dilations", "1,3"]);
         assert_eq!(two.dilations, vec![1, 3]);
         // Attention heads and radius are recorded only with layers.

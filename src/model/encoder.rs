@@ -117,7 +117,7 @@ impl Encoder {
             h = b.conv.residual_gelu(&normed, &h, &mask)?;
         }
         if let Some(lstm) = &self.lstm {
-            h = lstm.forward(&h, &mask, None)?;
+            h = lstm.infer(&h, &mask)?;
         }
         for a in &self.attention {
             h = a.forward(&h, &mask, None, false)?;

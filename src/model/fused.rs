@@ -30,7 +30,7 @@ pub(super) fn f32s<'s>(
 /// `e^x` to within a few ulps, branch-free so that the loops around it vectorise: range
 /// reduction by powers of two, then a degree-7 Taylor polynomial on `|r| <= ln 2 / 2`.
 #[inline(always)]
-fn exp(x: f32) -> f32 {
+pub(super) fn exp(x: f32) -> f32 {
     // ln 2 split in two, the first part exact in few bits so that `n * LN2_HI` is exact.
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;

@@ -1,23 +1,28 @@
-//! A bidirectional LSTM layer, an optional top of the encoder (`ModelConfig::lstm_units`):
-//! pre-norm and residual like the convolution blocks, `units` cells per direction, the two
-//! directions' outputs projected back to the hidden size.
+//! A bidirectional LSTM layer, an optional top of the encoder (`ModelConfig::lstm_units`) and
+//! the encoder of the second tagger (`ModelConfig::lstm_tagger_units`): pre-norm and residual
+//! like the convolution blocks, `units` cells per direction, the two directions' outputs
+//! projected back to the hidden size.
 //!
 //! Written here rather than taken from candle-nn for speed and for padding. candle-nn's LSTM
-//! multiplies each step's input by the input weights inside the step and runs a dozen ops per
-//! step; here all steps' input gates of both directions come from one `(batch * seq, hidden) x
-//! (hidden, 8 * units)` product first, and each step is one batched product for the two
-//! directions together and two custom ops (`NewCell`, `NewState`). And its `Backward`
-//! direction does not reverse the sequence, and a plain reversal of a padded batch would feed
-//! the padding to the backward cells first: here each row's real tokens are gathered in reading
-//! order for the forward cells and in reverse for the backward ones, the padding after them,
-//! so that padding never reaches a real token's state.
+//! multiplies each step's input by the input weights inside the step and runs a dozen candle
+//! ops per step, each with its own buffers and backward node; here all steps' input gates of
+//! both directions come from one `(batch * seq, hidden) x (hidden, 8 * units)` product, and the
+//! recurrence over the whole sequence is one op (`Recurrence`) in plain Rust with its own
+//! backward pass through time: per step, one matrix product for all rows of a batch and the
+//! cells' arithmetic in passes over slices. And candle-nn's `Backward` direction does not
+//! reverse the sequence, and a plain reversal of a padded batch would feed the padding to the
+//! backward cells first: here each row's real tokens are read forward, then backward, wherever
+//! its padding is, so padding never reaches a real token's state.
 //!
 //! Unlike the convolutions, one output depends on the whole window: windowed tagging is close
 //! to one pass over the letter but not equal (`ModelConfig::receptive_radius`).
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Module, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp3, Layout, Module, Result, Shape, Tensor};
 use candle_nn::VarBuilder;
+use ndarray::linalg::general_mat_mul;
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut2};
 
+use super::fused::{exp, f32s};
 use super::layers::{maybe_dropout, Dense, Dropout, LayerNorm};
 
 #[derive(Debug, Clone)]
@@ -28,7 +33,6 @@ pub struct BiLstm {
     /// `(2, 4 * units, units)`: each direction's recurrent weights.
     recurrent: Tensor,
     out: Dense,
-    units: usize,
 }
 
 impl BiLstm {
@@ -49,7 +53,6 @@ impl BiLstm {
                 },
             )?,
             out: Dense::new(2 * units, hidden, vb.pp("out"))?,
-            units,
         })
     }
 
@@ -63,200 +66,292 @@ impl BiLstm {
     ) -> Result<Tensor> {
         let m = mask.unsqueeze(2)?;
         let normed = self.norm.forward(h)?.broadcast_mul(&m)?;
-        let y = maybe_dropout(&self.cells(&normed, mask)?, dropout)?;
+        let gates = self.gates.forward(&normed)?.contiguous()?;
+        let cells = gates.apply_op3(
+            &mask.contiguous()?,
+            &self.recurrent.contiguous()?,
+            Recurrence,
+        )?;
+        let y = maybe_dropout(&cells, dropout)?;
         (h + self.out.forward(&y)?)?.broadcast_mul(&m)
     }
 
-    /// The cells' outputs `(batch, seq, 2 * units)`, the forward direction's first, each at its
-    /// token's position, for x `(batch, seq, hidden)` and mask `(batch, seq)` f32.
-    fn cells(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let (batch, seq, _) = x.dims3()?;
-        let u = self.units;
-        let (gather, scatter) = orders(&mask.to_vec2::<f32>()?, x.device())?;
-        // (batch * seq, 8u): every step's input gates, both directions.
-        let x = self.gates.forward(x)?.reshape((batch * seq, 8 * u))?;
-        let inputs = [0, 1]
-            .iter()
-            .map(|&d| {
-                x.narrow(1, d * 4 * u, 4 * u)?
-                    .contiguous()?
-                    .index_select(&gather[d], 0)?
-                    .reshape((batch, seq, 4 * u))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // (seq, 2, batch, 4u): step t is one contiguous slab for both directions.
-        let inputs = Tensor::stack(&inputs, 0)?
-            .permute((2, 0, 1, 3))?
-            .contiguous()?;
-        let recurrent = self.recurrent.transpose(1, 2)?.contiguous()?; // (2, u, 4u)
-        let mut state = Tensor::zeros((2, batch, u), x.dtype(), x.device())?;
-        let mut cell = state.clone();
-        let mut outputs = Vec::with_capacity(seq);
-        // Steps are sliced from blocks of about sqrt(seq) steps, not from the whole sequence:
-        // the backward pass of a slice writes a gradient the size of what it was cut from, so
-        // cutting every step from the whole would cost seq times the whole; this way it costs
-        // about 2 sqrt(seq) times.
-        let block = (seq as f64).sqrt().ceil().max(1.0) as usize;
-        for start in (0..seq).step_by(block) {
-            let steps = inputs.narrow(0, start, block.min(seq - start))?;
-            for t in 0..steps.dim(0)? {
-                let g = (steps.get(t)? + state.matmul(&recurrent)?)?; // (2, batch, 4u)
-                cell = g.apply_op2(&cell, NewCell)?;
-                state = g.apply_op2(&cell, NewState)?;
-                outputs.push(state.clone());
-            }
-        }
-        // (2, batch * seq, u) in the order read, then back to each token's own position.
-        let states = Tensor::stack(&outputs, 0)?
-            .permute((1, 2, 0, 3))?
-            .contiguous()?
-            .reshape((2, batch * seq, u))?;
-        let placed = [0, 1]
-            .iter()
-            .map(|&d| states.get(d)?.contiguous()?.index_select(&scatter[d], 0))
-            .collect::<Result<Vec<_>>>()?;
-        Tensor::cat(&placed, 1)?.reshape((batch, seq, 2 * u))
+    /// `forward` at inference (no dropout, no graph kept), with the fused masked norm.
+    pub fn infer(&self, h: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let m = mask.unsqueeze(2)?;
+        let gates = self.gates.forward(&self.norm.forward_masked(h, mask)?)?;
+        let y = gates.contiguous()?.apply_op3_no_bwd(
+            &mask.contiguous()?,
+            &self.recurrent.contiguous()?,
+            &Recurrence,
+        )?;
+        (h + self.out.forward(&y)?)?.broadcast_mul(&m)
     }
 }
 
+#[inline(always)]
 fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
+    1.0 / (1.0 + exp(-x))
 }
 
-/// One step of the cells of both directions as two ops, forward and backward: from the gates'
-/// pre-activations `g` `(2, batch, 4u)` (input, forget, candidate, output) and the cells `c`
-/// `(2, batch, u)`, `NewCell` gives the new cells and `NewState` the states from the new cells.
-/// The same arithmetic as candle's sigmoid, tanh, products and sum (tests compare the two), in
-/// one pass each instead of eleven ops with their own buffers and backward nodes, which the
-/// loop over tokens pays for at every token (timed with the block slicing in `cells`: README,
-/// "What was measured to get here").
-struct NewCell;
-struct NewState;
+#[inline(always)]
+fn tanh(x: f32) -> f32 {
+    2.0 * sigmoid(2.0 * x) - 1.0
+}
 
-impl CustomOp2 for NewCell {
-    fn name(&self) -> &'static str {
-        "lstm-new-cell"
-    }
+/// The cells of both directions over whole sequences: the input gates `(batch, seq, 8u)` (the
+/// forward cells' input, forget, candidate and output gates, then the backward cells'), the
+/// mask `(batch, seq)` and the recurrent weights `(2, 4u, u)` -> the states `(batch, seq, 2u)`
+/// at their tokens' positions, the forward cells' first, zero at padding. The gradient flows
+/// to the input gates and the recurrent weights. The exponentials are `fused::exp`, so that
+/// the gate functions vectorise (tests compare the op with a composition of candle's ops).
+struct Recurrence;
 
-    fn cpu_fwd(&self, gs: &CpuStorage, gl: &Layout, cs: &CpuStorage, cl: &Layout) -> StepOut {
-        per_unit(self.name(), gs, gl, cs, cl, |g, c, k, u| {
-            sigmoid(g[u + k]) * c + sigmoid(g[k]) * g[2 * u + k].tanh()
+/// The shapes of one `Recurrence` and each row's real positions.
+struct Rows {
+    batch: usize,
+    seq: usize,
+    u: usize,
+    real: Vec<Vec<usize>>,
+    longest: usize,
+}
+
+impl Rows {
+    fn new(gates: &[usize], mask: &[f32], recurrent: &[usize]) -> Result<Rows> {
+        let (&[batch, seq, width], &[2, four_u, u]) = (gates, recurrent) else {
+            candle_core::bail!("lstm-recurrence: gates {gates:?}, weights {recurrent:?}");
+        };
+        if width != 8 * u || four_u != 4 * u || mask.len() != batch * seq {
+            candle_core::bail!(
+                "lstm-recurrence: gates {gates:?}, {} mask values, weights {recurrent:?}",
+                mask.len()
+            );
+        }
+        let real: Vec<Vec<usize>> = (0..batch)
+            .map(|b| (0..seq).filter(|&p| mask[b * seq + p] > 0.5).collect())
+            .collect();
+        let longest = real.iter().map(Vec::len).max().unwrap_or(0);
+        Ok(Rows {
+            batch,
+            seq,
+            u,
+            real,
+            longest,
         })
     }
 
-    fn bwd(&self, g: &Tensor, c: &Tensor, _: &Tensor, grad: &Tensor) -> StepGrads {
-        per_unit_grads(g, c, grad, |g, c, d, k, u, dg| {
-            let (input, forget) = (sigmoid(g[k]), sigmoid(g[u + k]));
-            let candidate = g[2 * u + k].tanh();
-            dg[k] = d * candidate * input * (1.0 - input);
-            dg[u + k] = d * c * forget * (1.0 - forget);
-            dg[2 * u + k] = d * input * (1.0 - candidate * candidate);
-            d * forget
-        })
+    /// Row `b`'s position read at step `t` by direction `d`, if the row is that long.
+    fn at(&self, b: usize, d: usize, t: usize) -> Option<usize> {
+        let real = &self.real[b];
+        let n = real.len();
+        (t < n).then(|| real[if d == 0 { t } else { n - 1 - t }])
     }
 }
 
-impl CustomOp2 for NewState {
-    fn name(&self) -> &'static str {
-        "lstm-new-state"
-    }
-
-    fn cpu_fwd(&self, gs: &CpuStorage, gl: &Layout, cs: &CpuStorage, cl: &Layout) -> StepOut {
-        per_unit(self.name(), gs, gl, cs, cl, |g, c, k, u| {
-            sigmoid(g[3 * u + k]) * c.tanh()
-        })
-    }
-
-    fn bwd(&self, g: &Tensor, c: &Tensor, _: &Tensor, grad: &Tensor) -> StepGrads {
-        per_unit_grads(g, c, grad, |g, c, d, k, u, dg| {
-            let output = sigmoid(g[3 * u + k]);
-            let tanh_cell = c.tanh();
-            dg[3 * u + k] = d * tanh_cell * output * (1.0 - output);
-            d * output * (1.0 - tanh_cell * tanh_cell)
-        })
-    }
+/// What the backward pass needs of every step, `(direction, step, row, ..)`: the gates after
+/// their functions (input, forget, candidate, output) and the cells. Rows past their end hold
+/// zeros.
+struct Trace {
+    gates: Vec<f32>,
+    cells: Vec<f32>,
 }
 
-type StepOut = Result<(CpuStorage, Shape)>;
-type StepGrads = Result<(Option<Tensor>, Option<Tensor>)>;
-
-/// A step op's forward pass: `f(gates of the row, cell, unit k, units)` for each cell of `c`
-/// `(.., u)`, the gates `g` `(.., 4u)` of its row beside it.
-fn per_unit(
-    op: &str,
-    gs: &CpuStorage,
-    gl: &Layout,
-    cs: &CpuStorage,
-    cl: &Layout,
-    f: impl Fn(&[f32], f32, usize, usize) -> f32,
-) -> StepOut {
-    let g = super::fused::f32s(gs, gl, op)?;
-    let c = super::fused::f32s(cs, cl, op)?;
-    let u = cl.shape().dims().last().copied().unwrap_or(0);
-    if u == 0 || g.len() != 4 * c.len() || gl.shape().dims().last() != Some(&(4 * u)) {
-        candle_core::bail!("{op}: gates {:?} for cells {:?}", gl.shape(), cl.shape());
-    }
-    let out = c
-        .iter()
-        .enumerate()
-        .map(|(i, &cell)| {
-            let r = i / u;
-            f(&g[r * 4 * u..(r + 1) * 4 * u], cell, i % u, u)
-        })
-        .collect();
-    Ok((CpuStorage::F32(out), cl.shape().clone()))
-}
-
-/// A step op's backward pass: `f(gates of the row, cell, gradient of the output, unit k, units,
-/// gradient of the row's gates)` writes the gates' gradients and returns the cell's.
-fn per_unit_grads(
-    g: &Tensor,
-    c: &Tensor,
-    grad: &Tensor,
-    f: impl Fn(&[f32], f32, f32, usize, usize, &mut [f32]) -> f32,
-) -> StepGrads {
-    let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
-    let (gv, cv, dv) = (values(g)?, values(c)?, values(grad)?);
-    let u = c.dims().last().copied().unwrap_or(1);
-    let mut dg = vec![0f32; gv.len()];
-    let dc: Vec<f32> = (0..cv.len())
-        .map(|i| {
-            let row = (i / u) * 4 * u..(i / u + 1) * 4 * u;
-            f(&gv[row.clone()], cv[i], dv[i], i % u, u, &mut dg[row])
-        })
-        .collect();
-    Ok((
-        Some(Tensor::from_vec(dg, g.shape(), g.device())?),
-        Some(Tensor::from_vec(dc, c.shape(), c.device())?),
-    ))
-}
-
-/// For a `(batch, seq)` 0/1 mask, the flat row indices that lay each sequence out in the order
-/// each direction reads it (its real tokens forward, resp. backward, then its padding), and the
-/// inverse indices that put the results back: `([forward, backward], [forward, backward])`.
-fn orders(mask: &[Vec<f32>], device: &candle_core::Device) -> Result<([Tensor; 2], [Tensor; 2])> {
-    let seq = mask.first().map_or(0, Vec::len);
-    let mut gather = [Vec::new(), Vec::new()];
-    let mut scatter = [vec![0u32; mask.len() * seq], vec![0u32; mask.len() * seq]];
-    for (b, row) in mask.iter().enumerate() {
-        let real: Vec<usize> = (0..seq).filter(|&p| row[p] > 0.5).collect();
-        let padding = (0..seq).filter(|&p| row[p] <= 0.5);
-        let forward: Vec<usize> = real.iter().copied().chain(padding.clone()).collect();
-        let backward: Vec<usize> = real.iter().rev().copied().chain(padding).collect();
-        for (d, order) in [forward, backward].into_iter().enumerate() {
-            for (i, p) in order.into_iter().enumerate() {
-                gather[d].push((b * seq + p) as u32);
-                scatter[d][b * seq + p] = (b * seq + i) as u32;
+/// The forward recurrence: the states at each token's position, and the trace if asked for.
+fn recur(
+    rows: &Rows,
+    gates: &[f32],
+    recurrent: &[f32],
+    keep: bool,
+) -> Result<(Vec<f32>, Option<Trace>)> {
+    let Rows {
+        batch,
+        seq,
+        u,
+        longest,
+        ..
+    } = *rows;
+    let mut out = vec![0f32; batch * seq * 2 * u];
+    let mut trace = keep.then(|| Trace {
+        gates: vec![0f32; 2 * longest * batch * 4 * u],
+        cells: vec![0f32; 2 * longest * batch * u],
+    });
+    let mut g = Array2::<f32>::zeros((batch, 4 * u));
+    let mut state = Array2::<f32>::zeros((batch, u));
+    let mut cell = vec![0f32; batch * u];
+    for d in 0..2 {
+        // The step's product reads each direction's weights transposed, `(u, 4u)`.
+        let weights = ArrayView2::from_shape((4 * u, u), &recurrent[d * 4 * u * u..][..4 * u * u])
+            .map_err(candle_core::Error::wrap)?;
+        state.fill(0.0);
+        cell.fill(0.0);
+        for t in 0..longest {
+            // Step t of every row at once: its input gates (rows already done read zeros),
+            // plus the states times the recurrent weights as one product, then the cells.
+            for (b, mut row) in g.rows_mut().into_iter().enumerate() {
+                match rows.at(b, d, t) {
+                    Some(p) => {
+                        let from = (b * seq + p) * 8 * u + d * 4 * u;
+                        row.iter_mut()
+                            .zip(&gates[from..from + 4 * u])
+                            .for_each(|(r, &v)| *r = v);
+                    }
+                    None => row.fill(0.0),
+                }
+            }
+            general_mat_mul(1.0, &state, &weights.t(), 1.0, &mut g);
+            let (Some(gs), Some(hs)) = (g.as_slice_mut(), state.as_slice_mut()) else {
+                candle_core::bail!("lstm-recurrence: arrays not in standard layout");
+            };
+            for b in 0..batch {
+                let Some(p) = rows.at(b, d, t) else { continue };
+                let g = &mut gs[b * 4 * u..(b + 1) * 4 * u];
+                // Each gate's function in its own pass over a slice, so that it vectorises.
+                let (sig, rest) = g.split_at_mut(2 * u);
+                let (candidate, output) = rest.split_at_mut(u);
+                sig.iter_mut()
+                    .chain(output.iter_mut())
+                    .for_each(|x| *x = sigmoid(*x));
+                candidate.iter_mut().for_each(|x| *x = tanh(*x));
+                let (input, forget) = sig.split_at(u);
+                let (c, h) = (&mut cell[b * u..(b + 1) * u], &mut hs[b * u..(b + 1) * u]);
+                for k in 0..u {
+                    c[k] = forget[k] * c[k] + input[k] * candidate[k];
+                    h[k] = output[k] * tanh(c[k]);
+                }
+                let to = (b * seq + p) * 2 * u + d * u;
+                out[to..to + u].copy_from_slice(h);
+                if let Some(tr) = trace.as_mut() {
+                    let at = (d * longest + t) * batch + b;
+                    tr.gates[at * 4 * u..(at + 1) * 4 * u].copy_from_slice(g);
+                    tr.cells[at * u..(at + 1) * u].copy_from_slice(c);
+                }
             }
         }
     }
-    let tensor = |v: Vec<u32>| {
-        let n = v.len();
-        Tensor::from_vec(v, n, device)
-    };
-    let [gf, gb] = gather;
-    let [sf, sb] = scatter;
-    Ok(([tensor(gf)?, tensor(gb)?], [tensor(sf)?, tensor(sb)?]))
+    Ok((out, trace))
+}
+
+impl CustomOp3 for Recurrence {
+    fn name(&self) -> &'static str {
+        "lstm-recurrence"
+    }
+
+    fn cpu_fwd(
+        &self,
+        gs: &CpuStorage,
+        gl: &Layout,
+        ms: &CpuStorage,
+        ml: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let gates = f32s(gs, gl, self.name())?;
+        let recurrent = f32s(ws, wl, self.name())?;
+        let rows = Rows::new(gl.dims(), f32s(ms, ml, self.name())?, wl.dims())?;
+        let (out, _) = recur(&rows, gates, recurrent, false)?;
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((rows.batch, rows.seq, 2 * rows.u)),
+        ))
+    }
+
+    /// Backpropagation through time: the forward pass again with its trace, then each
+    /// direction's steps in reverse, all rows of a step at once.
+    fn bwd(
+        &self,
+        gates: &Tensor,
+        mask: &Tensor,
+        recurrent: &Tensor,
+        _: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
+        let (gv, wv, dv) = (values(gates)?, values(recurrent)?, values(grad)?);
+        let rows = Rows::new(gates.dims(), &values(mask)?, recurrent.dims())?;
+        let (out, trace) = recur(&rows, &gv, &wv, true)?;
+        let Some(trace) = trace else {
+            candle_core::bail!("lstm-recurrence: no trace");
+        };
+        let Rows {
+            batch,
+            seq,
+            u,
+            longest,
+            ..
+        } = rows;
+        let mut d_gates = vec![0f32; gv.len()];
+        let mut d_recurrent = Array2::<f32>::zeros((2 * 4 * u, u));
+        let mut dg = Array2::<f32>::zeros((batch, 4 * u));
+        let mut dh = Array2::<f32>::zeros((batch, u));
+        let mut dc = vec![0f32; batch * u];
+        let mut previous = Array2::<f32>::zeros((batch, u));
+        for d in 0..2 {
+            let weights = ArrayView2::from_shape((4 * u, u), &wv[d * 4 * u * u..][..4 * u * u])
+                .map_err(candle_core::Error::wrap)?;
+            dh.fill(0.0);
+            dc.fill(0.0);
+            for t in (0..longest).rev() {
+                let (Some(dgs), Some(dhs)) = (dg.as_slice_mut(), dh.as_slice_mut()) else {
+                    candle_core::bail!("lstm-recurrence: arrays not in standard layout");
+                };
+                for b in 0..batch {
+                    let dg = &mut dgs[b * 4 * u..(b + 1) * 4 * u];
+                    let Some(p) = rows.at(b, d, t) else {
+                        dg.fill(0.0);
+                        continue;
+                    };
+                    let at = (d * longest + t) * batch + b;
+                    let acts = &trace.gates[at * 4 * u..(at + 1) * 4 * u];
+                    let c = &trace.cells[at * u..(at + 1) * u];
+                    let before = t.checked_sub(1).map(|s| (d * longest + s) * batch + b);
+                    let from = (b * seq + p) * 2 * u + d * u;
+                    let (dh, dc) = (&mut dhs[b * u..(b + 1) * u], &mut dc[b * u..(b + 1) * u]);
+                    for k in 0..u {
+                        let (input, forget) = (acts[k], acts[u + k]);
+                        let (candidate, output) = (acts[2 * u + k], acts[3 * u + k]);
+                        let c_prev = before.map_or(0.0, |s| trace.cells[s * u + k]);
+                        let tanh_c = tanh(c[k]);
+                        let dh_k = dh[k] + dv[from + k];
+                        let dc_k = dc[k] + dh_k * output * (1.0 - tanh_c * tanh_c);
+                        dg[k] = dc_k * candidate * input * (1.0 - input);
+                        dg[u + k] = dc_k * c_prev * forget * (1.0 - forget);
+                        dg[2 * u + k] = dc_k * input * (1.0 - candidate * candidate);
+                        dg[3 * u + k] = dh_k * tanh_c * output * (1.0 - output);
+                        dc[k] = dc_k * forget;
+                    }
+                    let to = (b * seq + p) * 8 * u + d * 4 * u;
+                    d_gates[to..to + 4 * u].copy_from_slice(dg);
+                }
+                // The states the step read: the previous step's (zero at the first), as kept
+                // in `out` at each row's previous position.
+                for (b, mut row) in previous.rows_mut().into_iter().enumerate() {
+                    match t.checked_sub(1).and_then(|s| rows.at(b, d, s)) {
+                        Some(p) => {
+                            let from = (b * seq + p) * 2 * u + d * u;
+                            row.iter_mut()
+                                .zip(&out[from..from + u])
+                                .for_each(|(r, &v)| *r = v);
+                        }
+                        None => row.fill(0.0),
+                    }
+                }
+                let mut d_weights: ArrayViewMut2<f32> =
+                    d_recurrent.slice_mut(s![d * 4 * u..(d + 1) * 4 * u, ..]);
+                general_mat_mul(1.0, &dg.t(), &previous, 1.0, &mut d_weights);
+                general_mat_mul(1.0, &dg, &weights, 0.0, &mut dh);
+            }
+        }
+        let d_recurrent = d_recurrent.into_raw_vec_and_offset().0;
+        Ok((
+            Some(Tensor::from_vec(d_gates, gates.shape(), gates.device())?),
+            None,
+            Some(Tensor::from_vec(
+                d_recurrent,
+                recurrent.shape(),
+                recurrent.device(),
+            )?),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -294,6 +389,14 @@ mod tests {
         Tensor::ones((1, seq), DType::F32, &Device::Cpu).unwrap()
     }
 
+    /// The cells' states `(batch, seq, 2u)` for x `(batch, seq, hidden)`.
+    fn cells(l: &BiLstm, x: &Tensor, mask: &Tensor) -> Tensor {
+        let gates = l.gates.forward(x).unwrap();
+        gates
+            .apply_op3_no_bwd(mask, &l.recurrent, &Recurrence)
+            .unwrap()
+    }
+
     #[test]
     fn each_direction_reads_its_own_side() {
         // Token 5 of 10 changed: the forward cells before it and the backward cells after it
@@ -303,8 +406,8 @@ mod tests {
         let changed = x
             .slice_assign(&[0..1, 5..6, 0..HIDDEN], &input(1, 42.0))
             .unwrap();
-        let before = l.cells(&x, &ones(10)).unwrap();
-        let after = l.cells(&changed, &ones(10)).unwrap();
+        let before = cells(&l, &x, &ones(10));
+        let after = cells(&l, &changed, &ones(10));
         for (direction, unchanged) in [(0, 0..5), (1, 6..10)] {
             let b = rows(&before.narrow(2, direction * 4, 4).unwrap());
             let a = rows(&after.narrow(2, direction * 4, 4).unwrap());
@@ -318,12 +421,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn padding_is_neither_read_nor_written() {
-        let l = layer();
-        let short = rows(&l.forward(&input(7, 0.0), &ones(7), None).unwrap());
-        // Padding at the end and in the middle of a batch of two: the real tokens' outputs are
-        // those of the unpadded sequence, whatever the padding holds.
+    /// A batch of two holding the same 7 tokens, with 3 tokens of padding at the end of the
+    /// first and in the middle of the second (the padding's values differ from each other).
+    fn padded_pair() -> (Tensor, Tensor) {
         let real = input(7, 0.0);
         let x = Tensor::cat(
             &[
@@ -350,6 +450,16 @@ mod tests {
             &Device::Cpu,
         )
         .unwrap();
+        (x, mask)
+    }
+
+    #[test]
+    fn padding_is_neither_read_nor_written() {
+        let l = layer();
+        let short = rows(&l.forward(&input(7, 0.0), &ones(7), None).unwrap());
+        // Padding at the end and in the middle: the real tokens' outputs are those of the
+        // unpadded sequence, whatever the padding holds.
+        let (x, mask) = padded_pair();
         let out = l.forward(&x, &mask, None).unwrap();
         let first = rows(&out.i(0..1).unwrap());
         let second = rows(&out.i(1..2).unwrap());
@@ -374,47 +484,83 @@ mod tests {
         }
     }
 
-    /// The cell step as candle ops: what `Cell` replaces.
-    fn composed_cell(g: &Tensor, c: &Tensor) -> Tensor {
-        let u = c.dim(2).unwrap();
-        let gate = |k: usize| g.narrow(2, k * u, u).unwrap();
-        let sig = |t: Tensor| candle_nn::ops::sigmoid(&t).unwrap();
-        let (input, forget, output) = (sig(gate(0)), sig(gate(1)), sig(gate(3)));
-        let candidate = gate(2).tanh().unwrap();
-        let cell = ((forget * c).unwrap() + (input * candidate).unwrap()).unwrap();
-        let state = (output * cell.tanh().unwrap()).unwrap();
-        Tensor::stack(&[state, cell], 0).unwrap()
+    /// The recurrence as candle's own ops, one step at a time, for rows without padding: what
+    /// `Recurrence` must compute, forward and backward. `gates` `(batch, seq, 8u)`, `recurrent`
+    /// `(2, 4u, u)`.
+    fn composed(gates: &Tensor, recurrent: &Tensor) -> Tensor {
+        let (batch, seq, width) = gates.dims3().unwrap();
+        let u = width / 8;
+        let mut directions = Vec::new();
+        for d in 0..2 {
+            let weights = recurrent.get(d).unwrap().t().unwrap(); // (u, 4u)
+            let mut state = Tensor::zeros((batch, u), DType::F32, &Device::Cpu).unwrap();
+            let mut cell = state.clone();
+            let mut states = vec![None; seq];
+            let order: Vec<usize> = if d == 0 {
+                (0..seq).collect()
+            } else {
+                (0..seq).rev().collect()
+            };
+            for p in order {
+                let input = gates.narrow(1, p, 1).unwrap().squeeze(1).unwrap();
+                let g = (input.narrow(1, d * 4 * u, 4 * u).unwrap()
+                    + state.matmul(&weights).unwrap())
+                .unwrap();
+                let gate = |k: usize| g.narrow(1, k * u, u).unwrap();
+                let sig = |t: Tensor| candle_nn::ops::sigmoid(&t).unwrap();
+                let (i, f, o) = (sig(gate(0)), sig(gate(1)), sig(gate(3)));
+                let candidate = gate(2).tanh().unwrap();
+                cell = ((f * &cell).unwrap() + (i * candidate).unwrap()).unwrap();
+                state = (o * cell.tanh().unwrap()).unwrap();
+                states[p] = Some(state.clone());
+            }
+            let states: Vec<Tensor> = states.into_iter().map(Option::unwrap).collect();
+            directions.push(Tensor::stack(&states, 1).unwrap());
+        }
+        Tensor::cat(&directions, 2).unwrap()
     }
 
     #[test]
-    fn the_cell_op_matches_candle_ops_forward_and_backward() {
-        let (batch, u) = (3, 5);
-        let values = |n: usize, seed: f32| -> Vec<f32> {
+    fn the_recurrence_matches_candle_ops_forward_and_backward() {
+        let (batch, seq, u) = (3, 40, 5);
+        let values = |n: usize, seed: f32, scale: f32| -> Vec<f32> {
             (0..n)
-                .map(|i| ((i as f32 + seed) * 0.77).sin() * 2.0)
+                .map(|i| ((i as f32 + seed) * 0.77).sin() * scale)
                 .collect()
         };
-        let g = candle_core::Var::from_vec(
-            values(2 * batch * 4 * u, 0.0),
-            (2, batch, 4 * u),
+        let gates = candle_core::Var::from_vec(
+            values(batch * seq * 8 * u, 0.0, 2.0),
+            (batch, seq, 8 * u),
             &Device::Cpu,
         )
         .unwrap();
-        let c = candle_core::Var::from_vec(values(2 * batch * u, 9.0), (2, batch, u), &Device::Cpu)
-            .unwrap();
-        // A loss that weighs every state and cell differently.
+        let recurrent = candle_core::Var::from_vec(
+            values(2 * 4 * u * u, 9.0, 0.6),
+            (2, 4 * u, u),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let mask = Tensor::ones((batch, seq), DType::F32, &Device::Cpu).unwrap();
+        // A loss that weighs every state differently.
         let weights = Tensor::from_vec(
-            values(2 * 2 * batch * u, 4.0),
-            (2, 2, batch, u),
+            values(batch * seq * 2 * u, 4.0, 1.0),
+            (batch, seq, 2 * u),
             &Device::Cpu,
         )
         .unwrap();
-        let cell = g.as_tensor().apply_op2(c.as_tensor(), NewCell).unwrap();
-        let state = g.as_tensor().apply_op2(&cell, NewState).unwrap();
-        let fused = Tensor::stack(&[state, cell], 0).unwrap();
-        let composed = composed_cell(g.as_tensor(), c.as_tensor());
+        let op = gates
+            .as_tensor()
+            .apply_op3(&mask, recurrent.as_tensor(), Recurrence)
+            .unwrap();
+        let reference = composed(gates.as_tensor(), recurrent.as_tensor());
         let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        assert_eq!(flat(&fused), flat(&composed), "forward");
+        let close = |a: &[f32], b: &[f32], tolerance: f32, what: &str| {
+            assert_eq!(a.len(), b.len());
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() < tolerance, "{what}: {x} vs {y}");
+            }
+        };
+        close(&flat(&op), &flat(&reference), 1e-5, "states");
         let grads = |out: &Tensor| {
             let gs = (out * &weights)
                 .unwrap()
@@ -422,12 +568,54 @@ mod tests {
                 .unwrap()
                 .backward()
                 .unwrap();
-            [g.as_tensor(), c.as_tensor()].map(|v| flat(gs.get(v).unwrap()))
+            [gates.as_tensor(), recurrent.as_tensor()].map(|v| flat(gs.get(v).unwrap()))
         };
-        for (a, b) in grads(&fused).iter().zip(&grads(&composed)) {
-            for (x, y) in a.iter().zip(b) {
-                assert!((x - y).abs() < 1e-6, "gradient {x} vs {y}");
+        let (a, b) = (grads(&op), grads(&reference));
+        close(&a[0], &b[0], 1e-5, "gradient of the input gates");
+        close(&a[1], &b[1], 1e-4, "gradient of the recurrent weights");
+        assert!(
+            a[1].iter().any(|&v| v.abs() > 1e-3),
+            "no recurrent gradient"
+        );
+    }
+
+    #[test]
+    fn padding_gets_no_gradient_and_gives_none() {
+        // The padded pair's gradients at the real tokens are those of the unpadded sequence;
+        // at padding, zero.
+        let l = layer();
+        let grad = |x: Tensor, mask: &Tensor| {
+            let x = candle_core::Var::from_tensor(&x).unwrap();
+            let y = l.forward(x.as_tensor(), mask, None).unwrap();
+            let g = y.sum_all().unwrap().backward().unwrap();
+            g.get(x.as_tensor()).unwrap().clone()
+        };
+        let short = rows(&grad(input(7, 0.0), &ones(7)));
+        let (x, mask) = padded_pair();
+        let g = grad(x, &mask);
+        let (first, second) = (rows(&g.i(0..1).unwrap()), rows(&g.i(1..2).unwrap()));
+        for (k, (p, q)) in (0..7).zip([0, 1, 2, 6, 7, 8, 9]).enumerate() {
+            for ((a, b), c) in first[p].iter().zip(&short[k]).zip(&second[q]) {
+                assert!((a - b).abs() < 1e-5 && (c - b).abs() < 1e-5, "token {k}");
             }
+        }
+        for p in [7, 8, 9] {
+            assert!(first[p].iter().all(|&v| v == 0.0), "padding {p}");
+        }
+        for p in [3, 4, 5] {
+            assert!(second[p].iter().all(|&v| v == 0.0), "padding {p}");
+        }
+    }
+
+    #[test]
+    fn inference_gives_what_the_trained_path_gives() {
+        let l = layer();
+        let (x, mask) = padded_pair();
+        let flat = |t: Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let trained = flat(l.forward(&x, &mask, None).unwrap());
+        let inferred = flat(l.infer(&x, &mask).unwrap());
+        for (a, b) in trained.iter().zip(&inferred) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
         }
     }
 
