@@ -152,10 +152,12 @@ impl CustomOp1 for ConvTaps {
     }
 }
 
-/// A residual block's tail, in place over the convolution's output `y` (without its bias):
-/// `y <- (h + gelu(y + bias)) * mask`, for `y`, `h` `(.., hidden)` and mask `(..)`.
+/// A residual block's tail, in place over a layer's output `y` (without its bias):
+/// `y <- (h + gelu(y + bias)) * mask`, for `y`, `h` `(.., hidden)` and mask `(..)`; without
+/// `gelu`, `y <- (h + y + bias) * mask` (the LSTM layer's tail).
 pub struct GeluResidual<'w> {
     pub bias: &'w [f32],
+    pub gelu: bool,
 }
 
 impl InplaceOp3 for GeluResidual<'_> {
@@ -191,18 +193,25 @@ impl InplaceOp3 for GeluResidual<'_> {
                 ml.dims()
             );
         }
-        for ((yr, hr), &m) in y
+        let rows = y
             .chunks_exact_mut(hidden)
             .zip(h.chunks_exact(hidden))
-            .zip(mask)
-        {
-            if m == 0.0 {
-                yr.fill(0.0);
-                continue;
+            .zip(mask);
+        let tail = |f: fn(f32) -> f32| {
+            for ((yr, hr), &m) in rows {
+                if m == 0.0 {
+                    yr.fill(0.0);
+                    continue;
+                }
+                for ((y, &h), &b) in yr.iter_mut().zip(hr).zip(self.bias) {
+                    *y = h + f(*y + b);
+                }
             }
-            for ((y, &h), &b) in yr.iter_mut().zip(hr).zip(self.bias) {
-                *y = h + gelu(*y + b);
-            }
+        };
+        if self.gelu {
+            tail(gelu);
+        } else {
+            tail(|v| v);
         }
         Ok(())
     }
@@ -309,9 +318,17 @@ mod tests {
             .broadcast_mul(&m3)
             .unwrap();
         let fused = y.copy().unwrap();
-        fused
-            .inplace_op3(&x, &mask, &GeluResidual { bias: &bias })
-            .unwrap();
+        let op = |gelu| GeluResidual { bias: &bias, gelu };
+        fused.inplace_op3(&x, &mask, &op(true)).unwrap();
         assert!(close(&composed, &fused) < 1e-5);
+
+        // Without GELU (the LSTM layer's tail): the same sums as candle's, bit for bit.
+        let composed = (&x + y.broadcast_add(&b).unwrap())
+            .unwrap()
+            .broadcast_mul(&m3)
+            .unwrap();
+        let fused = y.copy().unwrap();
+        fused.inplace_op3(&x, &mask, &op(false)).unwrap();
+        assert_eq!(close(&composed, &fused), 0.0);
     }
 }

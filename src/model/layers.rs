@@ -164,7 +164,10 @@ impl DilatedConv {
         y.inplace_op3(
             &h.contiguous()?,
             &mask.contiguous()?,
-            &GeluResidual { bias: &bias },
+            &GeluResidual {
+                bias: &bias,
+                gelu: true,
+            },
         )?;
         Ok(y)
     }
