@@ -424,7 +424,7 @@ pub fn train(
         dilations: cfg.dilations.clone(),
         dropout: cfg.dropout,
         num_tags: NUM_TAGS,
-        window: 512,
+        window: 1024,
         window_margin: 32,
         rationale_tokens: 384,
         attention_layers: cfg.attention_layers,
