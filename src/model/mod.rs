@@ -1,6 +1,8 @@
 //! The network: a shared convolutional encoder over letter tokens, a tagging head (BIO over the
 //! five entity labels, decoded by constrained Viterbi) and a decision head that reads one
-//! rationale and gives P(Overturned). Pure tensors: no files, no optimizer.
+//! rationale and gives P(Overturned); beside them, by default, a second tagger with its own
+//! embedding and a bidirectional LSTM encoder, whose tag probabilities are averaged with the
+//! first's. Pure tensors: no files, no optimizer.
 
 mod attention;
 mod decision;
