@@ -1,8 +1,9 @@
 //! Inference: letters in, entities and per-item P(Overturned) out.
 //!
 //! Letters of any length are tagged whole: tokens are cut into windows that overlap by the
-//! encoder's receptive radius, and each token's tags come from the window where it sits
-//! farthest from an edge, so the result equals one pass over the whole letter.
+//! encoders' receptive radius, and each token's tags come from the window where it sits
+//! farthest from an edge, so the result equals one pass over the whole letter for the
+//! convolutions, and is within a small tolerance of it with an LSTM (`LSTM_CONTEXT`).
 
 use candle_core::Device;
 use serde::{Deserialize, Serialize};

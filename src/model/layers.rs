@@ -58,6 +58,20 @@ impl Dense {
     pub fn bias_values(&self) -> Result<Vec<f32>> {
         self.bias.to_vec1()
     }
+
+    /// Inference only: `(h + f(x W + bias)) * mask`, f GELU or (without `gelu`) nothing, the
+    /// product's bias, activation, residual and mask applied in one pass in place
+    /// (`fused::GeluResidual`).
+    pub fn residual(&self, x: &Tensor, h: &Tensor, mask: &Tensor, gelu: bool) -> Result<Tensor> {
+        let y = self.forward_without_bias(x)?;
+        let bias = self.bias_values()?;
+        y.inplace_op3(
+            &h.contiguous()?,
+            &mask.contiguous()?,
+            &GeluResidual { bias: &bias, gelu },
+        )?;
+        Ok(y)
+    }
 }
 
 impl Module for Dense {
@@ -159,17 +173,7 @@ impl DilatedConv {
             kernel: self.kernel,
             dilation: self.dilation,
         })?;
-        let y = self.proj.forward_without_bias(&taps)?;
-        let bias = self.proj.bias_values()?;
-        y.inplace_op3(
-            &h.contiguous()?,
-            &mask.contiguous()?,
-            &GeluResidual {
-                bias: &bias,
-                gelu: true,
-            },
-        )?;
-        Ok(y)
+        self.proj.residual(&taps, h, mask, true)
     }
 }
 

@@ -22,7 +22,7 @@ use candle_nn::VarBuilder;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2};
 
-use super::fused::{exp, f32s, GeluResidual};
+use super::fused::{exp, f32s};
 use super::layers::{maybe_dropout, Dense, Dropout, LayerNorm};
 
 #[derive(Debug, Clone)]
@@ -78,7 +78,7 @@ impl BiLstm {
 
     /// `forward` at inference (no dropout, no graph kept): the fused masked norm, the input
     /// gates' bias added by the recurrence as it reads each step's gates, and the output's bias,
-    /// residual and mask in one pass (`fused::GeluResidual` without GELU). The same sums as
+    /// residual and mask in one pass (`Dense::residual` without GELU). The same sums as
     /// `forward`; candle's broadcast adds of the biases were a third of the layer's time.
     pub fn infer(&self, h: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let gates = self
@@ -91,17 +91,7 @@ impl BiLstm {
                 bias: Some(self.gates.bias_values()?),
             },
         )?;
-        let y = self.out.forward_without_bias(&y)?;
-        let bias = self.out.bias_values()?;
-        y.inplace_op3(
-            &h.contiguous()?,
-            &mask.contiguous()?,
-            &GeluResidual {
-                bias: &bias,
-                gelu: false,
-            },
-        )?;
-        Ok(y)
+        self.out.residual(&y, h, mask, false)
     }
 }
 

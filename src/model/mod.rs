@@ -173,14 +173,10 @@ impl ImrModel {
         mask: &Tensor,
         dropout: Option<&mut Dropout>,
     ) -> Result<Option<Tensor>> {
-        let Some((encoder, tagger)) = &self.lstm_tagger else {
-            return Ok(None);
-        };
-        let logits = match dropout {
-            Some(d) => tagger.forward(&encoder.forward(ids, features, mask, Some(d))?)?,
-            None => tagger.infer(&encoder.infer(ids, features, mask)?, mask)?,
-        };
-        Ok(Some(logits))
+        self.lstm_tagger
+            .as_ref()
+            .map(|(encoder, tagger)| tag(encoder, tagger, ids, features, mask, dropout))
+            .transpose()
     }
 
     /// Tag logits `(batch, seq, num_tags)` for token ids `(batch, seq)`, features
@@ -194,16 +190,7 @@ impl ImrModel {
         mask: &Tensor,
         dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
-        match dropout {
-            Some(d) => {
-                let h = self.encoder.forward(ids, features, mask, Some(d))?;
-                self.tagger.forward(&h)
-            }
-            None => {
-                let h = self.encoder.infer(ids, features, mask)?;
-                self.tagger.infer(&h, mask)
-            }
-        }
+        tag(&self.encoder, &self.tagger, ids, features, mask, dropout)
     }
 
     /// Decision logits `(batch,)` for rationales given as ids/features/mask like `tag_logits`.
@@ -221,5 +208,20 @@ impl ImrModel {
             None => self.encoder.infer(ids, features, mask)?,
         };
         self.decision.forward(&h, mask, dropout)
+    }
+}
+
+/// One tagger's logits: through the differentiable path with dropout, the fused one without.
+fn tag(
+    encoder: &Encoder,
+    tagger: &TagHead,
+    ids: &Tensor,
+    features: &Tensor,
+    mask: &Tensor,
+    dropout: Option<&mut Dropout>,
+) -> Result<Tensor> {
+    match dropout {
+        Some(d) => tagger.forward(&encoder.forward(ids, features, mask, Some(d))?),
+        None => tagger.infer(&encoder.infer(ids, features, mask)?, mask),
     }
 }
