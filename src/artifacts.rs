@@ -77,9 +77,107 @@ fn model_err(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| model_err(path, format!("invalid JSON: {e}")))
+/// Where a model's files are read from: a directory, or the copy of `models/default` built
+/// into this binary (so that an installed `imr` works with no source tree in reach).
+#[derive(Debug, Clone, Copy)]
+pub enum ModelFiles<'a> {
+    Dir(&'a Path),
+    BuiltIn,
+}
+
+/// The name under which the built-in model's files are reported.
+pub const BUILT_IN_NAME: &str = "(built-in default model)";
+
+/// `models/default` as it was when this binary was built.
+const BUILT_IN: [(&str, &[u8]); 6] = [
+    (
+        CONFIG,
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/default/config.json"
+        )),
+    ),
+    (
+        LABELS,
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/default/labels.json"
+        )),
+    ),
+    (
+        TOKENIZER,
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/default/tokenizer.json"
+        )),
+    ),
+    (
+        LEXICON,
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/default/lexicon.txt.gz"
+        )),
+    ),
+    (
+        MEMORY,
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/default/memory.tsv"
+        )),
+    ),
+    (
+        WEIGHTS,
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/default/model.safetensors"
+        )),
+    ),
+];
+
+/// The largest model file read (the shipped weights are 4.6 MB): a damaged or foreign file
+/// is refused before it fills memory.
+const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
+
+impl ModelFiles<'_> {
+    /// The directory, as messages name it.
+    pub fn root(&self) -> PathBuf {
+        match self {
+            ModelFiles::Dir(d) => d.to_path_buf(),
+            ModelFiles::BuiltIn => PathBuf::from(BUILT_IN_NAME),
+        }
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        self.root().join(file)
+    }
+
+    fn read(&self, file: &str) -> Result<std::borrow::Cow<'static, [u8]>> {
+        match self {
+            ModelFiles::BuiltIn => BUILT_IN
+                .iter()
+                .find(|(name, _)| *name == file)
+                .map(|(_, bytes)| std::borrow::Cow::Borrowed(*bytes))
+                .ok_or_else(|| model_err(&self.root(), format!("missing {file}"))),
+            ModelFiles::Dir(dir) => {
+                let path = dir.join(file);
+                if !path.is_file() {
+                    return Err(model_err(dir, format!("missing {file}")));
+                }
+                crate::letter::source::read_bounded(
+                    &path,
+                    MAX_FILE_BYTES,
+                    crate::letter::source::DEFAULT_READ_TIMEOUT,
+                )
+                .map(std::borrow::Cow::Owned)
+            }
+        }
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(&self, file: &str) -> Result<T> {
+        let bytes = self.read(file)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| model_err(&self.path(file), format!("invalid JSON: {e}")))
+    }
 }
 
 impl ModelDir {
@@ -87,25 +185,40 @@ impl ModelDir {
         if !dir.is_dir() {
             return Err(model_err(dir, "not a model directory (does not exist)"));
         }
+        Self::load_from(ModelFiles::Dir(dir))
+    }
+
+    /// The copy of `models/default` built into this binary.
+    pub fn built_in() -> Result<ModelDir> {
+        Self::load_from(ModelFiles::BuiltIn)
+    }
+
+    /// Loads and checks a model as one unit: every part must agree with the others, every
+    /// setting be in range and every weight be used and finite, or the error names the file.
+    pub fn load_from(files: ModelFiles) -> Result<ModelDir> {
+        let dir = files.root();
         for f in [CONFIG, LABELS, TOKENIZER, LEXICON, MEMORY, WEIGHTS] {
-            if !dir.join(f).is_file() {
-                return Err(model_err(dir, format!("missing {f}")));
+            if let ModelFiles::Dir(d) = files {
+                if !d.join(f).is_file() {
+                    return Err(model_err(&dir, format!("missing {f}")));
+                }
             }
         }
-        let config: ConfigFile = read_json(&dir.join(CONFIG))?;
+        let config_path = files.path(CONFIG);
+        let config: ConfigFile = files.json(CONFIG)?;
         if config.format_version != FORMAT_VERSION {
             return Err(model_err(
-                &dir.join(CONFIG),
+                &config_path,
                 format!(
                     "format version {} but this imr reads version {FORMAT_VERSION}; retrain the model",
                     config.format_version
                 ),
             ));
         }
-        let labels: LabelsFile = read_json(&dir.join(LABELS))?;
+        let labels: LabelsFile = files.json(LABELS)?;
         if labels != LabelsFile::current() {
             return Err(model_err(
-                &dir.join(LABELS),
+                &files.path(LABELS),
                 format!(
                     "label set {:?} does not match this imr's {:?}",
                     labels.tags,
@@ -116,7 +229,7 @@ impl ModelDir {
         let m = &config.model;
         if m.feature_dim != FEATURE_DIM || m.num_tags != labels.tags.len() {
             return Err(model_err(
-                &dir.join(CONFIG),
+                &config_path,
                 format!(
                     "config has {} features and {} tags; this imr uses {FEATURE_DIM} and {}",
                     m.feature_dim,
@@ -125,10 +238,19 @@ impl ModelDir {
                 ),
             ));
         }
-        let tokenizer = LetterTokenizer::load(&dir.join(TOKENIZER))?;
+        m.validate().map_err(|why| model_err(&config_path, why))?;
+        let c = config.calibration;
+        if !(c.a.is_finite() && c.b.is_finite()) {
+            return Err(model_err(
+                &config_path,
+                format!("calibration ({}, {}) is not finite", c.a, c.b),
+            ));
+        }
+        let tokenizer_path = files.path(TOKENIZER);
+        let tokenizer = LetterTokenizer::from_bytes(&files.read(TOKENIZER)?, &tokenizer_path)?;
         if tokenizer.vocab_size() != m.vocab_size {
             return Err(model_err(
-                &dir.join(TOKENIZER),
+                &tokenizer_path,
                 format!(
                     "vocabulary of {} pieces but config.json says {}",
                     tokenizer.vocab_size(),
@@ -136,13 +258,14 @@ impl ModelDir {
                 ),
             ));
         }
-        let lexicon = Lexicon::load(&dir.join(LEXICON))?;
-        let memory = Memory::load(&dir.join(MEMORY))?;
+        let lexicon = Lexicon::from_gz_bytes(&files.read(LEXICON)?, &files.path(LEXICON))?;
+        let memory = Memory::from_bytes(&files.read(MEMORY)?, &files.path(MEMORY))?;
         let device = Device::Cpu;
-        let weights_path = dir.join(WEIGHTS);
-        let bytes = std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, e))?;
-        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device)
+        let weights_path = files.path(WEIGHTS);
+        let tensors = candle_core::safetensors::load_buffer(&files.read(WEIGHTS)?, &device)
             .map_err(|e| model_err(&weights_path, format!("unreadable weights: {e}")))?;
+        check_weights(m, &tensors).map_err(|why| model_err(&weights_path, why))?;
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
         let model = ImrModel::new(m, vb).map_err(|e| {
             model_err(
                 &weights_path,
@@ -150,7 +273,7 @@ impl ModelDir {
             )
         })?;
         Ok(ModelDir {
-            path: dir.into(),
+            path: dir,
             config,
             tokenizer,
             lexicon,
@@ -173,6 +296,68 @@ impl ModelDir {
     }
 }
 
+/// The weights a network of `config` asks for must be exactly those of the file, in shape, and
+/// finite: a tensor the network would not read means `config.json` and the weights disagree
+/// (a model built from them would silently drop what was learned), and a NaN would turn every
+/// prediction into nothing.
+fn check_weights(
+    config: &ModelConfig,
+    tensors: &std::collections::HashMap<String, candle_core::Tensor>,
+) -> std::result::Result<(), String> {
+    // The names and shapes the network asks for, read off a network built on fresh variables.
+    let wanted = VarMap::new();
+    ImrModel::new(
+        config,
+        VarBuilder::from_varmap(&wanted, DType::F32, &Device::Cpu),
+    )
+    .map_err(|e| format!("weights do not fit config.json: {e}"))?;
+    let wanted = wanted.data().lock().expect("not poisoned");
+    let mut unused: Vec<&String> = tensors
+        .keys()
+        .filter(|k| !wanted.contains_key(*k))
+        .collect();
+    if !unused.is_empty() {
+        unused.sort();
+        return Err(format!(
+            "weights do not fit config.json: {} tensors that config.json does not use ({}{})",
+            unused.len(),
+            unused
+                .iter()
+                .take(3)
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if unused.len() > 3 { ", ..." } else { "" }
+        ));
+    }
+    let mut names: Vec<&String> = wanted.keys().collect();
+    names.sort();
+    for name in names {
+        let Some(t) = tensors.get(name) else {
+            return Err(format!("weights do not fit config.json: no tensor {name}"));
+        };
+        let want = wanted[name].shape();
+        if t.shape() != want {
+            return Err(format!(
+                "weights do not fit config.json: {name} is {:?}, config.json asks for {:?}",
+                t.shape().dims(),
+                want.dims()
+            ));
+        }
+        let finite = t
+            .to_dtype(DType::F32)
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1::<f32>())
+            .map_err(|e| format!("{name}: {e}"))?
+            .iter()
+            .all(|v| v.is_finite());
+        if !finite {
+            return Err(format!("{name} holds NaN or infinite values"));
+        }
+    }
+    Ok(())
+}
+
 /// The parts of a freshly trained model, ready to be written.
 pub struct TrainedParts<'a> {
     pub config: &'a ConfigFile,
@@ -183,23 +368,186 @@ pub struct TrainedParts<'a> {
     pub train_log: &'a str,
 }
 
-/// Writes a model directory atomically: into a temporary sibling, then renamed over `dir`.
-pub fn save(dir: &Path, parts: &TrainedParts) -> Result<()> {
+/// What a fold model kept by cross-validation was trained on (`eval --cv --fold-models`).
+pub const FOLD_FINGERPRINT: &str = "fold-fingerprint.txt";
+
+/// The files a model directory may hold: a directory with anything else in it is not one, and
+/// is never replaced.
+pub const MODEL_FILES: [&str; 8] = [
+    CONFIG,
+    LABELS,
+    TRAIN_LOG,
+    TOKENIZER,
+    LEXICON,
+    MEMORY,
+    WEIGHTS,
+    FOLD_FINGERPRINT,
+];
+
+/// Whether `dir` is a model directory `imr` wrote: it holds `config.json` and nothing but
+/// model files (so that replacing it loses nothing of the user's).
+pub fn is_model_dir(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut has_config = false;
+    for entry in entries {
+        let Ok(entry) = entry else { return false };
+        let name = entry.file_name();
+        let known = MODEL_FILES.iter().any(|f| name == *f);
+        if !known || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            return false;
+        }
+        has_config |= name == CONFIG;
+    }
+    has_config
+}
+
+fn is_empty_dir(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut e| e.next().is_none())
+}
+
+/// Where a model will be written, checked before any training: `dir` must not exist, or be
+/// empty, or be a model directory (replaced only with `replace`); it must not be or hold any
+/// of `protected` (the training letters); and its parent must take a new directory.
+pub fn check_output(dir: &Path, replace: bool, protected: &[PathBuf]) -> Result<()> {
+    let refuse = |message: String| Err(model_err(dir, message));
+    if let Ok(out) = dir.canonicalize() {
+        for p in protected {
+            if let Ok(p) = p.canonicalize() {
+                if p.starts_with(&out) {
+                    return refuse(format!(
+                        "holds training letters ({}); refusing to write a model over them",
+                        crate::error::escape_path(&p)
+                    ));
+                }
+            }
+        }
+    }
+    match std::fs::symlink_metadata(dir) {
+        Err(_) => {}
+        Ok(m) if !m.is_dir() => {
+            return refuse("exists and is not a directory; refusing to replace it".into())
+        }
+        Ok(_) if is_empty_dir(dir) => {}
+        Ok(_) if !is_model_dir(dir) => {
+            return refuse(
+                "exists and is not an imr model directory (it holds other files); \
+                 refusing to replace it: choose a new --out"
+                    .into(),
+            )
+        }
+        Ok(_) if !replace => {
+            return refuse("already holds a model; pass --force to replace it".into())
+        }
+        Ok(_) => {}
+    }
+    if dir.file_name().is_none() {
+        return refuse("output must name a directory".into());
+    }
+    // The parent must take the temporary directory the model is written into: better to know
+    // now than after the training.
+    let (parent, tmp) = temporary(dir)?;
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::remove_dir(&tmp).map_err(|e| Error::io(&tmp, e))
+}
+
+/// The parent of `dir` and this process's temporary sibling `.NAME.tmp-PID` in it.
+fn temporary(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
     let name = dir
         .file_name()
         .ok_or_else(|| model_err(dir, "output must name a directory"))?
         .to_string_lossy()
         .into_owned();
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    if tmp.exists() {
+    Ok((parent, tmp))
+}
+
+/// Removes the `.NAME.tmp-PID` and `.NAME.old-PID` siblings of `dir` that a killed or failed
+/// run left, when their process is gone and they hold nothing but model files.
+fn remove_leftovers(dir: &Path, parent: &Path) {
+    let Some(name) = dir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let pid = [".tmp-", ".old-"].iter().find_map(|kind| {
+            file.strip_prefix(&format!(".{name}{kind}"))?
+                .parse::<u32>()
+                .ok()
+        });
+        let Some(pid) = pid else { continue };
+        let path = entry.path();
+        let leftover = pid != std::process::id()
+            && !process_alive(pid)
+            && (is_model_dir(&path) || only_model_files(&path));
+        if leftover {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+/// A half-written directory: model files only, perhaps not yet `config.json`.
+fn only_model_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().all(|e| {
+            MODEL_FILES.iter().any(|f| e.file_name() == *f)
+                && e.file_type().is_ok_and(|t| t.is_file())
+        })
+    })
+}
+
+#[cfg(unix)]
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only asks whether the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_alive(_: u32) -> bool {
+    true
+}
+
+/// Writes a model directory atomically: into a temporary sibling, then renamed over `dir`. A
+/// `dir` that exists must be empty or a model directory (`is_model_dir`): nothing else is
+/// ever replaced. A failed write removes its temporary directory; those of killed runs are
+/// removed by the next save.
+pub fn save(dir: &Path, parts: &TrainedParts) -> Result<()> {
+    if dir.exists() && !is_empty_dir(dir) && !is_model_dir(dir) {
+        return Err(model_err(
+            dir,
+            "exists and is not an imr model directory; refusing to replace it",
+        ));
+    }
+    let (parent, tmp) = temporary(dir)?;
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    remove_leftovers(dir, &parent);
+    // This process's own temporary directory, left by a save of it that failed.
+    if tmp.exists() && only_model_files(&tmp) {
         std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
     std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let written = write_parts(&tmp, parts).and_then(|()| replace_with(dir, &tmp, &parent));
+    if written.is_err() && only_model_files(&tmp) {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    written
+}
+
+fn write_parts(tmp: &Path, parts: &TrainedParts) -> Result<()> {
     let write = |file: &str, content: &[u8]| -> Result<()> {
         let p = tmp.join(file);
         std::fs::write(&p, content).map_err(|e| Error::io(&p, e))
@@ -225,13 +573,19 @@ pub fn save(dir: &Path, parts: &TrainedParts) -> Result<()> {
             .and_then(|f| f.sync_all())
             .map_err(|e| Error::io(&p, e))?;
     }
+    Ok(())
+}
+
+/// Renames the written `tmp` over `dir` (an old model directory is moved aside, then removed).
+fn replace_with(dir: &Path, tmp: &Path, parent: &Path) -> Result<()> {
     if dir.exists() {
+        let name = dir.file_name().expect("checked").to_string_lossy();
         let old = parent.join(format!(".{name}.old-{}", std::process::id()));
         std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
-        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
+        std::fs::rename(tmp, dir).map_err(|e| Error::io(dir, e))?;
         std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
     } else {
-        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
+        std::fs::rename(tmp, dir).map_err(|e| Error::io(dir, e))?;
     }
     Ok(())
 }

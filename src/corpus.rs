@@ -33,50 +33,92 @@ impl LabelledLetter {
     }
 }
 
-/// Lists the labelled letters under `paths` (directories are searched for `.txt` files that
-/// have an `.ann` beside them; files are taken as given), sorted for reproducibility.
-pub fn find_labelled(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+/// The letters found under some paths: those with their `.ann` beside them, and the `.txt`
+/// files without one.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub labelled: Vec<PathBuf>,
+    pub unlabelled: Vec<PathBuf>,
+}
+
+fn is_txt(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "txt")
+}
+
+/// Lists the letters under `paths`: directories are searched for `.txt` files (the walk of
+/// `letter::source::walk`: symbolic links to directories are not followed), files are taken as
+/// given (their `.ann` must exist). Sorted for reproducibility. A directory that cannot be
+/// listed is an error: training or scoring on a silently shrunken corpus is worse than not
+/// running.
+pub fn find(paths: &[PathBuf]) -> Result<Found> {
+    let mut found = Found::default();
+    let mut errors = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut found = Vec::new();
-            collect(p, &mut found)?;
-            found.sort();
-            out.extend(found);
+            for f in crate::letter::source::walk(p, is_txt) {
+                match f {
+                    Ok(txt) if txt.with_extension("ann").exists() => found.labelled.push(txt),
+                    Ok(txt) => found.unlabelled.push(txt),
+                    Err(e) => errors.push(e),
+                }
+            }
         } else if p.exists() {
-            out.push(p.with_extension("txt"));
+            found.labelled.push(p.with_extension("txt"));
         } else {
-            return Err(Error::io(
+            errors.push(Error::io(
                 p,
                 std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
             ));
         }
     }
-    Ok(out)
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        if path.is_dir() {
-            collect(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "txt")
-            && path.with_extension("ann").exists()
-        {
-            out.push(path);
-        }
+    match errors.len() {
+        0 => Ok(found),
+        1 => Err(errors.remove(0)),
+        _ => Err(Error::Many(errors)),
     }
-    Ok(())
 }
 
-/// Reads every labelled letter under `paths`. Any bad one fails the load, since training or
-/// scoring on a silently shrunken corpus is worse than not running; the error lists every bad
-/// file and what is wrong with it, so that one run finds them all.
+/// Reads every labelled letter under `paths`; a `.txt` without its `.ann` is refused (every
+/// such file is named), since a letter left out in silence shrinks the corpus unseen.
 pub fn load(paths: &[PathBuf]) -> Result<Vec<LabelledLetter>> {
+    let found = find(paths)?;
+    if !found.unlabelled.is_empty() {
+        let mut errors: Vec<Error> = found
+            .unlabelled
+            .iter()
+            .map(|txt| Error::Format {
+                path: txt.clone(),
+                message: format!(
+                    "no {} beside it (pass --allow-unlabelled to leave such letters out)",
+                    txt.with_extension("ann")
+                        .file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                ),
+            })
+            .collect();
+        return Err(if errors.len() == 1 {
+            errors.remove(0)
+        } else {
+            Error::Many(errors)
+        });
+    }
+    read_all(&found.labelled)
+}
+
+/// Reads the labelled letters under `paths`, leaving out the `.txt` files without an `.ann`;
+/// returns how many were left out.
+pub fn load_allowing_unlabelled(paths: &[PathBuf]) -> Result<(Vec<LabelledLetter>, usize)> {
+    let found = find(paths)?;
+    Ok((read_all(&found.labelled)?, found.unlabelled.len()))
+}
+
+/// Reads each letter; any bad one fails the load, and the error lists every bad file and what
+/// is wrong with it, so that one run finds them all.
+fn read_all(txts: &[PathBuf]) -> Result<Vec<LabelledLetter>> {
     let mut letters = Vec::new();
     let mut errors = Vec::new();
-    for p in find_labelled(paths)? {
-        match LabelledLetter::read(&p) {
+    for p in txts {
+        match LabelledLetter::read(p) {
             Ok(l) => letters.push(l),
             Err(e) => errors.push(e),
         }

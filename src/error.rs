@@ -1,46 +1,49 @@
 //! The library's typed error. Every variant names the input it is about, so that a batch can
 //! report one bad letter and carry on with the others.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What went wrong, and with which file.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", escape_path(.path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: empty file")]
+    #[error("{}: empty file", escape_path(.path))]
     Empty { path: PathBuf },
-    #[error("{path}: binary file (NUL byte at byte {offset}), not a letter")]
+    #[error("{}: binary file (NUL byte at byte {offset}), not a letter", escape_path(.path))]
     Binary { path: PathBuf, offset: usize },
-    #[error("{path}: not UTF-8 text (invalid byte sequence at byte {offset})")]
+    #[error("{}: not UTF-8 text (invalid byte sequence at byte {offset})", escape_path(.path))]
     NotUtf8 { path: PathBuf, offset: usize },
-    #[error("{path}: {size} bytes is over the input limit of {limit} bytes")]
+    #[error("{}: {size} bytes is over the input limit of {limit} bytes", escape_path(.path))]
     TooLarge {
         path: PathBuf,
         size: u64,
         limit: u64,
     },
-    #[error("{path}: cannot read PDF: {message}")]
+    /// A stream (stdin, a pipe, a device) that went on past the limit: its size is unknown.
+    #[error("{}: more than the input limit of {limit} bytes", escape_path(.path))]
+    TooLargeStream { path: PathBuf, limit: u64 },
+    #[error("{}: cannot read PDF: {message}", escape_path(.path))]
     Pdf { path: PathBuf, message: String },
-    #[error("{path}: PDF has no text layer (scanned image?); run OCR first")]
+    #[error("{}: PDF has no text layer (scanned image?); run OCR first", escape_path(.path))]
     PdfNoText { path: PathBuf },
-    #[error("{path}: not an IMR letter: no \"IMR ISSUES, DECISIONS AND RATIONALES\" section")]
+    #[error("{}: not an IMR letter: no \"IMR ISSUES, DECISIONS AND RATIONALES\" section", escape_path(.path))]
     NoItemsSection { path: PathBuf },
-    #[error("{path}: items section has no \"Decision rationale:\" (cut off?)")]
+    #[error("{}: items section has no \"Decision rationale:\" (cut off?)", escape_path(.path))]
     NoItems { path: PathBuf },
-    #[error("{path}:{line}: {message}")]
+    #[error("{}:{line}: {message}", escape_path(.path))]
     Annotation {
         path: PathBuf,
         line: usize,
         message: String,
     },
-    #[error("{path}: {message}")]
+    #[error("{}: {message}", escape_path(.path))]
     Format { path: PathBuf, message: String },
-    #[error("{path}: model: {message}")]
+    #[error("{}: model: {message}", escape_path(.path))]
     Model { path: PathBuf, message: String },
     #[error("{} files cannot be used:\n  {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n  "))]
     Many(Vec<Error>),
@@ -49,6 +52,26 @@ pub enum Error {
 }
 
 impl Error {
+    /// The file the error is about (none for a list of errors or a tensor error).
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Error::Io { path, .. }
+            | Error::Empty { path }
+            | Error::Binary { path, .. }
+            | Error::NotUtf8 { path, .. }
+            | Error::TooLarge { path, .. }
+            | Error::TooLargeStream { path, .. }
+            | Error::Pdf { path, .. }
+            | Error::PdfNoText { path }
+            | Error::NoItemsSection { path }
+            | Error::NoItems { path }
+            | Error::Annotation { path, .. }
+            | Error::Format { path, .. }
+            | Error::Model { path, .. } => Some(path),
+            Error::Many(_) | Error::Tensor(_) => None,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
@@ -57,4 +80,59 @@ impl Error {
     }
 }
 
+/// A path as records and messages name it, losslessly: a name that is not UTF-8 keeps each
+/// byte that is not as `\xHH`, and a backslash is written `\\` so that no two paths share a
+/// name (on Unix, where a backslash is an ordinary character of file names). A UTF-8 name
+/// without backslashes is written as it is.
+pub fn escape_path(path: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = String::new();
+        for chunk in path.as_os_str().as_bytes().utf8_chunks() {
+            for c in chunk.valid().chars() {
+                if c == '\\' {
+                    out.push_str("\\\\");
+                } else {
+                    out.push(c);
+                }
+            }
+            for b in chunk.invalid() {
+                out.push_str(&format!("\\x{b:02X}"));
+            }
+        }
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        path.display().to_string()
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn escaped_paths_are_lossless_and_distinct() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = |b: &[u8]| escape_path(Path::new(std::ffi::OsStr::from_bytes(b)));
+        assert_eq!(name(b"letters/a.txt"), "letters/a.txt");
+        assert_eq!(name("caf\u{e9}.txt".as_bytes()), "caf\u{e9}.txt");
+        assert_eq!(name(b"L\xff0.txt"), "L\\xFF0.txt");
+        assert_eq!(name(b"a\\b"), "a\\\\b");
+        // Names that a lossy display would merge stay apart, and no escape equals a name.
+        let names: [&[u8]; 5] = [
+            b"L\xff0.txt",
+            b"L\xfe0.txt",
+            "L\u{fffd}0.txt".as_bytes(),
+            b"L\\xFF0.txt",
+            b"L\\\xff0.txt",
+        ];
+        let escaped: std::collections::HashSet<String> = names.iter().map(|n| name(n)).collect();
+        assert_eq!(escaped.len(), names.len(), "{escaped:?}");
+    }
+}

@@ -109,7 +109,7 @@ const DX_STOP: &[&str] = &[
     "multiple",
 ];
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Lexicon {
     drugs: HashSet<String>,
     diagnoses: HashSet<String>,
@@ -136,6 +136,9 @@ fn key(phrase: &str) -> Option<String> {
         .collect();
     (!words.is_empty() && words.len() <= MAX_WORDS).then(|| words.join(" "))
 }
+
+/// The largest lexicon read, uncompressed (the shipped one is 3.6 MB).
+const MAX_LEXICON_BYTES: u64 = 256 * 1024 * 1024;
 
 fn open_gz(path: &Path) -> Result<impl BufRead> {
     let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -285,22 +288,42 @@ impl Lexicon {
     }
 
     pub fn load(path: &Path) -> Result<Lexicon> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Lexicon::from_gz_bytes(&bytes, path)
+    }
+
+    /// A lexicon from the gzip bytes of its `lexicon.txt.gz` (read from `path`). Bounded: a
+    /// damaged or foreign file is refused before it fills memory, and a lexicon with no drug
+    /// or no diagnosis is refused too (the model's features would be silently blank).
+    pub fn from_gz_bytes(bytes: &[u8], path: &Path) -> Result<Lexicon> {
+        let bad = |message: String| Error::Model {
+            path: path.into(),
+            message,
+        };
         let mut content = String::new();
-        open_gz(path)?
+        GzDecoder::new(bytes)
+            .take(MAX_LEXICON_BYTES + 1)
             .read_to_string(&mut content)
             .map_err(|e| Error::io(path, e))?;
+        if content.len() as u64 > MAX_LEXICON_BYTES {
+            return Err(bad(format!(
+                "over {MAX_LEXICON_BYTES} bytes uncompressed: not a lexicon imr wrote"
+            )));
+        }
         let mut lex = Lexicon::default();
         for (i, line) in content.lines().enumerate() {
             match line.split_once('\t') {
                 Some(("D", v)) => lex.drugs.insert(v.to_owned()),
                 Some(("X", v)) => lex.diagnoses.insert(v.to_owned()),
-                _ => {
-                    return Err(Error::Model {
-                        path: path.into(),
-                        message: format!("line {}: not a lexicon entry", i + 1),
-                    })
-                }
+                _ => return Err(bad(format!("line {}: not a lexicon entry", i + 1))),
             };
+        }
+        if lex.drugs.is_empty() || lex.diagnoses.is_empty() {
+            return Err(bad(format!(
+                "{} drugs and {} diagnoses: a lexicon needs both",
+                lex.drugs.len(),
+                lex.diagnoses.len()
+            )));
         }
         Ok(lex.with_pairs())
     }

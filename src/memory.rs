@@ -147,7 +147,16 @@ impl Memory {
     }
 
     pub fn load(path: &Path) -> Result<Memory> {
-        let content = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Memory::from_bytes(&bytes, path)
+    }
+
+    /// A memory from the bytes of its `memory.tsv` (read from `path`).
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Memory> {
+        let content = std::str::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
+            path: path.into(),
+            offset: e.valid_up_to(),
+        })?;
         let bad = |line: usize, what: String| Error::Model {
             path: path.into(),
             message: format!("line {line}: {what}"),

@@ -24,6 +24,9 @@ pub struct LetterRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entities: Option<Vec<EntityRecord>>,
     pub error: Option<String>,
+    /// The other fields of the input line, for `predict --input-format jsonl` (absent without).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// One disputed item of a letter.
@@ -115,6 +118,7 @@ impl LetterRecord {
                 .collect(),
             entities: None,
             error: None,
+            meta: None,
         }
     }
 
@@ -135,6 +139,7 @@ impl LetterRecord {
             items: Vec::new(),
             entities: None,
             error: Some(error),
+            meta: None,
         }
     }
 

@@ -158,6 +158,12 @@ impl LetterTokenizer {
         Self::from_tokenizer(inner, path)
     }
 
+    /// A tokenizer from the bytes of its `tokenizer.json` (read from `path`).
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
+        let inner = Tokenizer::from_bytes(bytes).map_err(|e| tk_err(path, e))?;
+        Self::from_tokenizer(inner, path)
+    }
+
     pub fn save(&self, path: &Path) -> Result<()> {
         self.inner.save(path, false).map_err(|e| tk_err(path, e))
     }

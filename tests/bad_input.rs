@@ -144,7 +144,10 @@ fn an_input_over_the_size_limit_is_refused_before_it_is_read() {
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     let err = records(&out)[0]["error"].as_str().unwrap().to_string();
-    assert!(err.contains("over the input limit of 1000 bytes"), "{err}");
+    assert!(
+        err.contains("more than the input limit of 1000 bytes"),
+        "{err}"
+    );
 }
 
 /// The sample letter with its first item repeated `n` times as the whole items section.
@@ -353,6 +356,35 @@ fn edit_json(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     std::fs::write(path, serde_json::to_string(&v).unwrap()).unwrap();
 }
 
+/// Overwrites the first value of the first tensor of a safetensors file with `value`.
+fn poison_first_weight(path: &Path, value: f32) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let (_, first) = header
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| *k != "__metadata__")
+        .unwrap();
+    assert_eq!(first["dtype"], "F32");
+    let at = 8 + n + first["data_offsets"][0].as_u64().unwrap() as usize;
+    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Writes the blocks of `content` gzipped to `path`.
+fn write_gz(path: &Path, content: &mut dyn Iterator<Item = &[u8]>) {
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    for block in content {
+        gz.write_all(block).unwrap();
+    }
+    gz.finish().unwrap();
+}
+
 fn truncate(path: &Path) {
     let bytes = std::fs::read(path).unwrap();
     std::fs::write(path, &bytes[..bytes.len() / 2]).unwrap();
@@ -361,7 +393,73 @@ fn truncate(path: &Path) {
 #[test]
 fn a_damaged_model_directory_is_a_clear_error() {
     type Damage = fn(&Path);
-    let cases: [(&str, Damage, &str, &str); 15] = [
+    let cases: [(&str, Damage, &str, &str); 23] = [
+        (
+            "a window of 0 tokens",
+            |m| edit_json(&m.join("config.json"), |v| v["model"]["window"] = 0.into()),
+            "config.json",
+            "window is 0",
+        ),
+        (
+            "a margin larger than the window",
+            |m| {
+                edit_json(&m.join("config.json"), |v| {
+                    v["model"]["window_margin"] = 600.into()
+                })
+            },
+            "config.json",
+            "not more than twice its margin of 600",
+        ),
+        (
+            "a dilation of a billion",
+            |m| {
+                edit_json(&m.join("config.json"), |v| {
+                    v["model"]["dilations"] = serde_json::json!([1, 2, 4, 1_000_000_000])
+                })
+            },
+            "config.json",
+            "a dilation is 1000000000",
+        ),
+        (
+            "no convolutions, but their weights",
+            |m| {
+                edit_json(&m.join("config.json"), |v| {
+                    v["model"]["dilations"] = serde_json::json!([])
+                })
+            },
+            "model.safetensors",
+            "tensors that config.json does not use",
+        ),
+        (
+            "a NaN among the weights",
+            |m| poison_first_weight(&m.join("model.safetensors"), f32::NAN),
+            "model.safetensors",
+            "NaN or infinite",
+        ),
+        (
+            "an infinite weight",
+            |m| poison_first_weight(&m.join("model.safetensors"), f32::INFINITY),
+            "model.safetensors",
+            "NaN or infinite",
+        ),
+        (
+            "an empty lexicon",
+            |m| write_gz(&m.join("lexicon.txt.gz"), &mut std::iter::empty()),
+            "lexicon.txt.gz",
+            "0 drugs and 0 diagnoses",
+        ),
+        (
+            "a lexicon of 300 MB",
+            |m| {
+                let line = b"D\tacetaminophen hydrocodone bitartrate\n".repeat(1 << 16);
+                write_gz(
+                    &m.join("lexicon.txt.gz"),
+                    &mut std::iter::repeat_n(line.as_slice(), 300 * (1 << 20) / line.len()),
+                )
+            },
+            "lexicon.txt.gz",
+            "uncompressed",
+        ),
         (
             "missing weights",
             |m| std::fs::remove_file(m.join("model.safetensors")).unwrap(),
@@ -420,7 +518,7 @@ fn a_damaged_model_directory_is_a_clear_error() {
                     v["model"]["attention_heads"] = 3.into();
                 })
             },
-            "model.safetensors",
+            "config.json",
             "not a multiple of 3 heads",
         ),
         (

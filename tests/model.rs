@@ -29,6 +29,20 @@ fn lexicon() -> Lexicon {
         .clone()
 }
 
+#[test]
+fn the_built_in_model_is_models_default_and_its_lexicon_is_the_one_data_builds() {
+    // `train` without --lexicons trains with the built-in model's lexicon: it must be what
+    // data/ gives, or the default training would change with where it runs.
+    let built_in = ModelDir::built_in().unwrap();
+    assert!(built_in.lexicon == lexicon());
+    let shipped = ModelDir::load(&root().join("models/default")).unwrap();
+    assert_eq!(
+        serde_json::to_string(&built_in.config).unwrap(),
+        serde_json::to_string(&shipped.config).unwrap(),
+        "rebuild imr after retraining models/default"
+    );
+}
+
 fn tiny_config(seed: u64, epochs: usize) -> TrainConfig {
     TrainConfig {
         seed,

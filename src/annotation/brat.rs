@@ -18,7 +18,12 @@ pub fn column_text(text: &str) -> String {
 
 /// Reads `path` and checks it against the letter `text`.
 pub fn load(path: &Path, text: &str) -> Result<Vec<EntitySpan>> {
-    let content = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    use crate::letter::source::{read_bounded, DEFAULT_MAX_INPUT_BYTES, DEFAULT_READ_TIMEOUT};
+    let bytes = read_bounded(path, DEFAULT_MAX_INPUT_BYTES, DEFAULT_READ_TIMEOUT)?;
+    let content = String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
+        path: path.into(),
+        offset: e.utf8_error().valid_up_to(),
+    })?;
     parse(path, &content, text)
 }
 

@@ -6,12 +6,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-use super::train::EncoderArgs;
-use super::{resolve_model, Outcome};
-use crate::artifacts::ModelDir;
+use super::train::{lexicons, load_letters, EncoderArgs};
+use super::{load_model, Outcome};
 use crate::eval::cv::{cross_validate, CvReport};
 use crate::eval::{self, EvalReport};
-use crate::lexicon::Lexicon;
 use crate::predict::{Decoding, Inference};
 use crate::train::{Progress, TrainConfig};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -27,12 +25,19 @@ pub enum EvalFormat {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Model directory (default: models/default); not used with --cv.
+    /// Model directory (default: $IMR_MODEL, else models/default in the current directory,
+    /// else the built-in default model); not used with --cv.
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Labelled letters (`CASE.txt` with `CASE.ann`): directories or `.txt` files.
+    /// Labelled letters (`CASE.txt` with `CASE.ann`): directories or `.txt` files. A `.txt`
+    /// without its `.ann` is an error.
     #[arg(long, required = true, num_args = 1..)]
     data: Vec<PathBuf>,
+    /// Leave out the `.txt` files that have no `.ann` beside them (saying how many) instead
+    /// of refusing them.
+    #[arg(long)]
+    allow_unlabelled: bool,
+    /// How the report is printed.
     #[arg(long, value_enum, default_value_t = EvalFormat::Text)]
     format: EvalFormat,
     /// Entity decoding (see `imr predict --help`). With --cv every decoding is reported.
@@ -63,9 +68,10 @@ pub struct EvalArgs {
     /// DIR. A kept fold's memory (not trained) is rebuilt from its letters.
     #[arg(long, value_name = "DIR")]
     fold_models: Option<PathBuf>,
-    /// Folder with `drug-lexicon/` and `icd10cm/` (with --cv).
-    #[arg(long, default_value = "data")]
-    lexicons: PathBuf,
+    /// Build the folds' lexicons from this folder's `drug-lexicon/` and `icd10cm/` (with
+    /// --cv). Default: the lexicon of the built-in default model.
+    #[arg(long, value_name = "DIR")]
+    lexicons: Option<PathBuf>,
     /// The encoder of the folds' models (with --cv).
     #[command(flatten)]
     encoder: EncoderArgs,
@@ -75,9 +81,8 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
     if let Some(k) = args.cv {
         return run_cv(&args, k);
     }
-    let model_path = resolve_model(args.model.as_deref())?;
-    let model = ModelDir::load(&model_path)?;
-    let letters = crate::corpus::load(&args.data).context("reading labelled letters")?;
+    let model = load_model(args.model.as_deref())?;
+    let letters = load_letters(&args.data, args.allow_unlabelled, "labelled")?;
     anyhow::ensure!(
         !letters.is_empty(),
         "no labelled letters under {:?}",
@@ -102,7 +107,7 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
         report.masked_conclusion = Some(m.decisions.model);
     }
     if let Some(path) = &args.report {
-        let title = format!("imr accuracy report: {}", model_path.display());
+        let title = format!("imr accuracy report: {}", model.path.display());
         write_report(path, &title, &report, None, &scored)?;
     }
     let mut out = std::io::stdout().lock();
@@ -116,14 +121,13 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
 
 fn run_cv(args: &EvalArgs, k: usize) -> anyhow::Result<Outcome> {
     anyhow::ensure!(k >= 2, "--cv needs at least 2 folds");
-    let letters = crate::corpus::load(&args.data).context("reading labelled letters")?;
+    let letters = load_letters(&args.data, args.allow_unlabelled, "labelled")?;
     anyhow::ensure!(
         letters.len() >= k,
         "{} letters cannot make {k} folds",
         letters.len()
     );
-    let lexicon = Lexicon::from_data_dir(&args.lexicons)
-        .with_context(|| format!("building lexicons from {}", args.lexicons.display()))?;
+    let lexicon = lexicons(args.lexicons.as_deref())?;
     let cfg = args.encoder.apply(TrainConfig {
         seed: args.seed,
         epochs: args.epochs,

@@ -14,7 +14,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::artifacts::ModelDir;
 use crate::letter::sandbox::{DEFAULT_PDF_MEMORY, DEFAULT_PDF_TIMEOUT};
+use crate::letter::source::DEFAULT_READ_TIMEOUT;
 use crate::letter::{PdfReader, PdfSandbox, ReadOptions, DEFAULT_MAX_INPUT_BYTES};
 
 /// Read California workers' compensation IMR determination letters: find their disputed
@@ -54,9 +56,13 @@ enum Command {
 /// How inputs are read: shared by `parse` and `predict`.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct InputArgs {
-    /// Refuse inputs larger than this many bytes (checked before reading).
+    /// Refuse inputs larger than this many bytes (checked before reading where the size is
+    /// known; a pipe, a device or a JSONL line is read up to the limit and refused past it).
     #[arg(long, default_value_t = DEFAULT_MAX_INPUT_BYTES)]
     max_input_bytes: u64,
+    /// Give up on a pipe or device given as an input after it sends nothing for this long.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_READ_TIMEOUT.as_secs())]
+    read_timeout: u64,
     /// Give up on a PDF after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_PDF_TIMEOUT.as_secs())]
     pdf_timeout: u64,
@@ -75,6 +81,7 @@ impl InputArgs {
         )?;
         Ok(ReadOptions {
             max_bytes: self.max_input_bytes,
+            read_timeout: std::time::Duration::from_secs(self.read_timeout),
             pdf: PdfReader::Isolated(sandbox),
         })
     }
@@ -110,23 +117,47 @@ pub fn run() -> ExitCode {
         Ok(Outcome::SomeFailed) => ExitCode::from(1),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("imr: error: {e:#}");
+            eprintln!("imr: error: {}", cause_chain(&e));
             ExitCode::from(2)
         }
     }
 }
 
+/// The error and its causes, `: `-separated, each cause left out where the message before it
+/// already says it (a library error names its file and repeats its OS error, which is also
+/// its source).
+fn cause_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// A closed pipe (`imr parse ... | head`) ends the output early; that is not an error.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    let broken = |io: &io::Error| io.kind() == io::ErrorKind::BrokenPipe;
     e.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+        c.downcast_ref::<io::Error>().is_some_and(broken)
+            || c.downcast_ref::<csv::Error>()
+                .is_some_and(|e| match e.kind() {
+                    csv::ErrorKind::Io(io) => broken(io),
+                    _ => false,
+                })
     })
 }
 
-/// Name used for an input in records: `-` for stdin, else the path as given.
+/// Name used for an input in records: `-` for stdin, else the path as given, losslessly
+/// (`crate::error::escape_path`).
 pub(crate) fn display_name(path: &Path) -> String {
-    path.display().to_string()
+    crate::error::escape_path(path)
 }
 
 /// Writes one line to stdout, flushing so that lines stream as letters finish.
@@ -135,22 +166,16 @@ pub(crate) fn emit(out: &mut impl Write, line: &str) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// The model directory to use: `--model`, else `$IMR_MODEL`, else `models/default` in the
-/// current directory, else the one shipped in the source tree this binary was built from.
-pub(crate) fn resolve_model(given: Option<&Path>) -> anyhow::Result<PathBuf> {
-    if let Some(p) = given {
-        return Ok(p.to_path_buf());
-    }
-    if let Some(p) = std::env::var_os("IMR_MODEL") {
-        return Ok(PathBuf::from(p));
-    }
-    let local = PathBuf::from("models/default");
-    if local.is_dir() {
-        return Ok(local);
-    }
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default");
-    if shipped.is_dir() {
-        return Ok(shipped);
-    }
-    anyhow::bail!("no model: pass --model DIR or set IMR_MODEL (models/default not found)")
+/// The model to use: `--model DIR`, else `$IMR_MODEL`, else `models/default` in the current
+/// directory (a model retrained in the source tree), else the copy of the default model built
+/// into this binary.
+pub(crate) fn load_model(given: Option<&Path>) -> anyhow::Result<ModelDir> {
+    let dir = given
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("IMR_MODEL").map(PathBuf::from))
+        .or_else(|| Some(PathBuf::from("models/default")).filter(|p| p.is_dir()));
+    Ok(match dir {
+        Some(dir) => ModelDir::load(&dir)?,
+        None => ModelDir::built_in()?,
+    })
 }

@@ -3,7 +3,6 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 use rayon::prelude::*;
 
@@ -24,7 +23,7 @@ pub struct ParseArgs {
 const CHUNK: usize = 64;
 
 pub(crate) fn run(args: ParseArgs) -> anyhow::Result<Outcome> {
-    let inputs = letter::source::expand_inputs(&args.files).context("listing inputs")?;
+    let inputs = letter::source::expand_inputs(&args.files);
     let options = args.input.read_options()?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -32,12 +31,18 @@ pub(crate) fn run(args: ParseArgs) -> anyhow::Result<Outcome> {
     for chunk in inputs.chunks(CHUNK) {
         let records: Vec<LetterRecord> = chunk
             .par_iter()
-            .map(|path| {
-                let name = display_name(path);
-                match read(path, &options) {
-                    Ok(l) => LetterRecord::from_letter(&name, &l),
-                    Err(e) => LetterRecord::failed(&name, e.to_string()),
+            .map(|found| match found {
+                Ok(path) => {
+                    let name = display_name(path);
+                    match read(path, &options) {
+                        Ok(l) => LetterRecord::from_letter(&name, &l),
+                        Err(e) => LetterRecord::failed(&name, e.to_string()),
+                    }
                 }
+                Err(e) => LetterRecord::failed(
+                    &e.path().map_or_else(String::new, display_name),
+                    e.to_string(),
+                ),
             })
             .collect();
         for r in &records {

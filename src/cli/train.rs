@@ -13,35 +13,55 @@ use crate::train::{self, Progress, TrainConfig};
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Labelled letters: directories searched for `CASE.txt` with `CASE.ann` beside it, or
-    /// `.txt` files.
+    /// `.txt` files (each with its `.ann`). A `.txt` without its `.ann` is an error.
     #[arg(long, required = true, num_args = 1..)]
     data: Vec<PathBuf>,
-    /// Where to write the model directory (replaced atomically if it exists).
+    /// The model directory to write. It must not exist, or be empty, or be a model directory
+    /// that imr wrote (replaced, atomically, only with --force); it may not hold the letters.
     #[arg(long)]
     out: PathBuf,
+    /// Replace --out if it already holds a model.
+    #[arg(long)]
+    force: bool,
+    /// Leave out the `.txt` files that have no `.ann` beside them (saying how many) instead
+    /// of refusing them.
+    #[arg(long)]
+    allow_unlabelled: bool,
     /// Letters for early stopping and calibration. Without it, a stratified `--dev-fraction`
     /// of `--data` is held out.
     #[arg(long, num_args = 1..)]
     dev: Vec<PathBuf>,
+    /// Share of the letters held out as dev letters when --dev is not given.
     #[arg(long, default_value_t = 0.15)]
     dev_fraction: f64,
-    /// Folder with `drug-lexicon/` and `icd10cm/` (see data/README.md).
-    #[arg(long, default_value = "data")]
-    lexicons: PathBuf,
+    /// Build the drug and diagnosis lexicons from this folder's `drug-lexicon/` and `icd10cm/`
+    /// (see data/README.md). Default: the lexicon of the built-in default model, which was
+    /// built from the repository's data/.
+    #[arg(long, value_name = "DIR")]
+    lexicons: Option<PathBuf>,
+    /// Seed of every random choice (dev split, initial weights, batches, dropout): the same
+    /// letters and seed give the same model.
     #[arg(long, default_value_t = TrainConfig::default().seed)]
     seed: u64,
+    /// Most epochs (passes over the training letters).
     #[arg(long, default_value_t = TrainConfig::default().epochs)]
     epochs: usize,
+    /// Peak learning rate of AdamW.
     #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
     learning_rate: f64,
+    /// Tagging windows per training step (decision batches are half as large).
     #[arg(long, default_value_t = TrainConfig::default().batch_size)]
     batch_size: usize,
+    /// Width of the encoder's hidden states.
     #[arg(long, default_value_t = TrainConfig::default().hidden)]
     hidden: usize,
+    /// Width of the word-piece embeddings.
     #[arg(long, default_value_t = TrainConfig::default().embed_dim)]
     embed_dim: usize,
+    /// Word pieces in the tokenizer trained on the letters.
     #[arg(long, default_value_t = TrainConfig::default().vocab_size)]
     vocab_size: usize,
+    /// Dropout between the layers during training.
     #[arg(long, default_value_t = TrainConfig::default().dropout)]
     dropout: f32,
     /// Stop after this many epochs without improvement on the dev letters.
@@ -120,9 +140,42 @@ impl TrainArgs {
     }
 }
 
+/// The training letters: every `.txt` must have its `.ann`, unless `allow_unlabelled` (then
+/// how many were left out is said).
+pub(crate) fn load_letters(
+    paths: &[PathBuf],
+    allow_unlabelled: bool,
+    what: &str,
+) -> anyhow::Result<Vec<crate::corpus::LabelledLetter>> {
+    let context = || format!("reading {what} letters");
+    if !allow_unlabelled {
+        return crate::corpus::load(paths).with_context(context);
+    }
+    let (letters, left_out) =
+        crate::corpus::load_allowing_unlabelled(paths).with_context(context)?;
+    if left_out > 0 {
+        eprintln!("imr: left out {left_out} {what} .txt files that have no .ann beside them");
+    }
+    Ok(letters)
+}
+
+/// The lexicons to train with: built from `dir`, or the built-in default model's.
+pub(crate) fn lexicons(dir: Option<&std::path::Path>) -> anyhow::Result<Lexicon> {
+    match dir {
+        Some(dir) => Lexicon::from_data_dir(dir)
+            .with_context(|| format!("building lexicons from {}", dir.display())),
+        None => Ok(crate::artifacts::ModelDir::built_in()
+            .context("the built-in default model's lexicon")?
+            .lexicon),
+    }
+}
+
 pub(crate) fn run(args: TrainArgs) -> anyhow::Result<Outcome> {
     let cfg = args.config();
-    let letters = crate::corpus::load(&args.data).context("reading training letters")?;
+    // Everything that can refuse the run is checked before the training, not after it.
+    let protected: Vec<PathBuf> = args.data.iter().chain(&args.dev).cloned().collect();
+    crate::artifacts::check_output(&args.out, args.force, &protected)?;
+    let letters = load_letters(&args.data, args.allow_unlabelled, "training")?;
     anyhow::ensure!(
         !letters.is_empty(),
         "no labelled letters (CASE.txt + CASE.ann) under {:?}",
@@ -133,11 +186,10 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<Outcome> {
     } else {
         (
             letters,
-            crate::corpus::load(&args.dev).context("reading dev letters")?,
+            load_letters(&args.dev, args.allow_unlabelled, "dev")?,
         )
     };
-    let lexicon = Lexicon::from_data_dir(&args.lexicons)
-        .with_context(|| format!("building lexicons from {}", args.lexicons.display()))?;
+    let lexicon = lexicons(args.lexicons.as_deref())?;
     eprintln!(
         "imr train: {} training letters, {} dev letters, seed {}",
         train_set.len(),

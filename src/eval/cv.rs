@@ -327,7 +327,7 @@ fn fold_model(
 }
 
 /// The file in a cached fold model's directory that says what it was trained on.
-const FINGERPRINT_FILE: &str = "fold-fingerprint.txt";
+const FINGERPRINT_FILE: &str = crate::artifacts::FOLD_FINGERPRINT;
 
 /// Runs K-fold cross-validation; `on_fold` hears of each fold as it finishes. With
 /// `fold_models`, each fold's model is kept in that folder and reused by a later run on the

@@ -78,7 +78,7 @@ impl PdfSandbox {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        limit_memory(&mut command, self.max_memory);
+        confine(&mut command, self.max_memory);
         let mut child = command
             .spawn()
             .map_err(|e| pdf_error(format!("cannot start the PDF reader: {e}")))?;
@@ -110,7 +110,7 @@ impl PdfSandbox {
             });
             let mut text = Vec::new();
             let read = (&mut stdout)
-                .take(self.max_text_bytes + 1)
+                .take(self.max_text_bytes.saturating_add(1))
                 .read_to_end(&mut text);
             if read.is_ok() && text.len() as u64 > self.max_text_bytes {
                 kill(pid);
@@ -179,10 +179,15 @@ fn describe(status: &std::process::ExitStatus) -> String {
     format!("{status}")
 }
 
+/// Limits the child's address space, and (on Linux) has the kernel kill it when this process
+/// dies: a killed `imr predict` must not leave a PDF reader running past its time limit.
 #[cfg(unix)]
-fn limit_memory(command: &mut Command, bytes: u64) {
+fn confine(command: &mut Command, bytes: u64) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: setrlimit is async-signal-safe and touches only the child after fork.
+    #[cfg(target_os = "linux")]
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: setrlimit, prctl and getppid are async-signal-safe and touch only the child
+    // after fork.
     unsafe {
         command.pre_exec(move || {
             let limit = libc::rlimit {
@@ -192,13 +197,23 @@ fn limit_memory(command: &mut Command, bytes: u64) {
             if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            #[cfg(target_os = "linux")]
+            {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died between fork and prctl: then nobody would kill us.
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::other("the parent process is gone"));
+                }
+            }
             Ok(())
         });
     }
 }
 
 #[cfg(not(unix))]
-fn limit_memory(_: &mut Command, _: u64) {}
+fn confine(_: &mut Command, _: u64) {}
 
 #[cfg(unix)]
 fn kill(pid: u32) {

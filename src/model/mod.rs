@@ -86,6 +86,51 @@ pub struct ModelConfig {
     pub lstm_tagger_units: usize,
 }
 
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    fn shipped() -> ModelConfig {
+        let text = include_str!("../../models/default/config.json");
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        serde_json::from_value(v["model"].clone()).unwrap()
+    }
+
+    #[test]
+    fn the_shipped_config_is_valid_and_damage_is_named() {
+        assert_eq!(shipped().validate(), Ok(()));
+        type Damage = fn(&mut ModelConfig);
+        let cases: [(Damage, &str); 8] = [
+            (|c| c.window = 0, "window is 0"),
+            (
+                |c| c.window_margin = 600,
+                "not more than twice its margin of 600",
+            ),
+            (|c| c.window_margin = usize::MAX, "not more than twice"),
+            (
+                |c| c.dilations = vec![1, 1_000_000_000],
+                "a dilation is 1000000000",
+            ),
+            (|c| c.kernel = 4, "kernel is 4; it must be odd"),
+            (|c| c.dropout = f32::NAN, "dropout is NaN"),
+            (|c| c.hidden = 0, "hidden is 0"),
+            (
+                |c| {
+                    c.attention_layers = 1;
+                    c.attention_heads = 3;
+                },
+                "not a multiple of 3 heads",
+            ),
+        ];
+        for (damage, phrase) in cases {
+            let mut c = shipped();
+            damage(&mut c);
+            let err = c.validate().unwrap_err();
+            assert!(err.contains(phrase), "{err:?} lacks {phrase:?}");
+        }
+    }
+}
+
 /// For serde: settings left at zero are not written, so directories and fingerprints of models
 /// without them stay as they were.
 pub(crate) fn is_zero(n: &usize) -> bool {
@@ -93,6 +138,60 @@ pub(crate) fn is_zero(n: &usize) -> bool {
 }
 
 impl ModelConfig {
+    /// Whether every setting is one this network can be built and run with: a model directory
+    /// is checked with this before anything is built from it, so that a damaged `config.json`
+    /// is an error naming the value, never a panic or a model that silently ignores weights.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let within = |name: &str, v: usize, lo: usize, hi: usize| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("{name} is {v}; it must be from {lo} to {hi}"))
+            }
+        };
+        within("vocab_size", self.vocab_size, 8, 1 << 20)?;
+        within("embed_dim", self.embed_dim, 1, 4096)?;
+        within("hidden", self.hidden, 1, 4096)?;
+        within("num_tags", self.num_tags, 1, 1024)?;
+        within("kernel", self.kernel, 1, 31)?;
+        if self.kernel.is_multiple_of(2) {
+            return Err(format!("kernel is {}; it must be odd", self.kernel));
+        }
+        within("dilations (number of blocks)", self.dilations.len(), 0, 64)?;
+        for &d in &self.dilations {
+            within("a dilation", d, 1, 4096)?;
+        }
+        within("rationale_tokens", self.rationale_tokens, 1, 1 << 20)?;
+        within("lstm_units", self.lstm_units, 0, 4096)?;
+        within("lstm_tagger_units", self.lstm_tagger_units, 0, 4096)?;
+        within("attention_layers", self.attention_layers, 0, 64)?;
+        if self.attention_layers > 0 {
+            within("attention_heads", self.attention_heads, 1, self.hidden)?;
+            if !self.hidden.is_multiple_of(self.attention_heads) {
+                return Err(format!(
+                    "hidden size {} is not a multiple of {} heads",
+                    self.hidden, self.attention_heads
+                ));
+            }
+            within("attention_radius", self.attention_radius, 0, 4096)?;
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!("dropout is {}; it must be in [0, 1)", self.dropout));
+        }
+        within("window", self.window, 1, 1 << 20)?;
+        let margin = self.window_margin.max(self.receptive_radius());
+        if self.window <= margin.saturating_mul(2) {
+            return Err(format!(
+                "window is {} tokens, not more than twice its margin of {margin} \
+                 (window_margin {}, receptive radius {})",
+                self.window,
+                self.window_margin,
+                self.receptive_radius()
+            ));
+        }
+        Ok(())
+    }
+
     /// Tokens on each side that influence one output position: the windows of a long letter
     /// overlap by at least this much. An LSTM layer sees its whole window; for it this counts
     /// `LSTM_CONTEXT` tokens, beyond which a token's influence is small but not zero.
