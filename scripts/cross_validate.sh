@@ -9,6 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
 mkdir -p reports
-./target/release/imr eval --cv 5 --seed 13 --mask-conclusion --report reports/cv.html --data data/dwc-letters data/seeds --format json "$@" > reports/cv.json
+./target/release/imr eval --cv 5 --seed 13 --mask-conclusion --report reports/cv.html --lexicons data --data data/dwc-letters data/seeds --format json "$@" > reports/cv.json
 python3 scripts/cv_summary.py reports/cv.json > reports/cv.txt
 cat reports/cv.txt

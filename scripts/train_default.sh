@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-./target/release/imr train --data data/dwc-letters data/seeds --out models/default --seed 13 "$@"
+# --force: models/default is replaced; --lexicons data: the lexicon is built from data/, not
+# taken from the model being replaced.
+./target/release/imr train --data data/dwc-letters data/seeds --lexicons data --out models/default --force --seed 13 "$@"
