@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use imr::artifacts::ModelDir;
+use imr::decode::viterbi::viterbi_words;
 use imr::encode::EncodedLetter;
 use imr::letter::Letter;
-use imr::model::viterbi_words;
 use imr::predict::Inference;
 
 fn main() -> anyhow::Result<()> {

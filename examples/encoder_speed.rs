@@ -14,7 +14,7 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::rnn::{LSTMConfig, RNN};
 use candle_nn::{VarBuilder, VarMap};
-use imr::features::FEATURE_DIM;
+use imr::encode::features::FEATURE_DIM;
 use imr::model::{Encoder, ModelConfig, FORMAT_VERSION};
 
 const BATCH: usize = 16;

@@ -7,12 +7,14 @@
 
 use imr::annotation::Label;
 use imr::artifacts::ModelDir;
-use imr::eval::{self, cv, Scored};
+use imr::cv;
+use imr::eval::{self, Scored};
 
 fn main() {
     let dirs: Vec<std::path::PathBuf> = std::env::args().skip(1).map(Into::into).collect();
     assert!(!dirs.is_empty(), "usage: ensemble_check FOLD_MODEL_DIR...");
-    let letters = imr::corpus::load(&["data/dwc-letters".into(), "data/seeds".into()]).unwrap();
+    let letters =
+        imr::annotation::corpus::load(&["data/dwc-letters".into(), "data/seeds".into()]).unwrap();
     let k = 5;
     let fold_of = cv::assign_folds(&letters, k, 13);
     let mut pooled = Vec::new();
@@ -43,7 +45,7 @@ fn main() {
             .collect();
         let mut probs: Vec<Vec<f32>> = encoded
             .iter()
-            .map(|e| vec![0.0; e.len() * imr::tokenize::NUM_TAGS])
+            .map(|e| vec![0.0; e.len() * imr::annotation::tags::NUM_TAGS])
             .collect();
         let mut p_over: Vec<Vec<f32>> = encoded
             .iter()

@@ -21,8 +21,10 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
-    let letters = imr::corpus::load(&["data/dwc-letters".into(), "data/seeds".into()]).unwrap();
-    let lexicon = imr::lexicon::Lexicon::from_data_dir(std::path::Path::new("data")).unwrap();
+    let letters =
+        imr::annotation::corpus::load(&["data/dwc-letters".into(), "data/seeds".into()]).unwrap();
+    let lexicon =
+        imr::encode::lexicon::Lexicon::from_data_dir(std::path::Path::new("data")).unwrap();
     let (rest, test) = train::split_dev(letters, 0.2, 99);
     let (tr, dev) = train::split_dev(rest, 0.15, 7);
     let d = TrainConfig::default();
@@ -49,7 +51,7 @@ fn main() {
         trained.config.calibration
     );
     let bio = imr::predict::Inference {
-        decoding: imr::predict::Decoding::Bio,
+        decoding: imr::decode::Decoding::Bio,
         ..trained.inference()
     };
     let (r, scored) = imr::eval::evaluate(&bio, &test).unwrap();
@@ -112,7 +114,7 @@ fn main() {
         dm.roc_auc
     );
     let whole = imr::predict::Inference {
-        decoding: imr::predict::Decoding::Full,
+        decoding: imr::decode::Decoding::Full,
         ..trained.inference()
     };
     let (w, _) = imr::eval::evaluate(&whole, &test).unwrap();

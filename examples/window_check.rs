@@ -14,7 +14,7 @@ use imr::artifacts::ModelDir;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args().nth(1).unwrap_or("models/default".into());
     let model = ModelDir::load(Path::new(&dir))?;
-    let letters = imr::corpus::load(&["data/dwc-letters".into()])?;
+    let letters = imr::annotation::corpus::load(&["data/dwc-letters".into()])?;
     let mut inference = model.inference();
     let encoded = letters
         .iter()

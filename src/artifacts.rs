@@ -19,13 +19,15 @@ use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
+use crate::annotation::tags::tag_names;
+use crate::decode::memory::Memory;
+use crate::decode::Calibration;
+use crate::encode::features::FEATURE_DIM;
+use crate::encode::lexicon::Lexicon;
 use crate::error::{Error, Result};
-use crate::features::FEATURE_DIM;
-use crate::lexicon::Lexicon;
-use crate::memory::Memory;
 use crate::model::{ImrModel, ModelConfig, FORMAT_VERSION};
-use crate::predict::{Calibration, Inference};
-use crate::tokenize::{tag_names, LetterTokenizer};
+use crate::predict::Inference;
+use crate::tokenize::LetterTokenizer;
 
 pub const CONFIG: &str = "config.json";
 pub const LABELS: &str = "labels.json";

@@ -4,21 +4,19 @@
 //! Data flows one way: letter text -> sections & items ([`letter`]) -> tokens -> model ->
 //! entities & decisions -> report/output.
 
+// In the order the data flows: each module imports only those above it (`tests/layout.rs`).
 pub mod annotation;
 pub mod artifacts;
 pub mod cli;
-pub mod corpus;
+pub mod cv;
+pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod eval;
-pub mod features;
 pub mod letter;
-pub mod lexicon;
-pub mod memory;
 pub mod model;
+pub mod output;
 pub mod predict;
-pub mod record;
-pub mod rules;
 pub mod tokenize;
 pub mod train;
 

@@ -19,6 +19,7 @@ use tokenizers::{
     PreTokenizedString, PreTokenizer, PreTokenizerWrapper, Tokenizer,
 };
 
+use crate::annotation::tags::{tag_b, tag_i, tag_label};
 use crate::annotation::{EntitySpan, Label};
 use crate::error::{Error, Result};
 
@@ -197,35 +198,6 @@ impl LetterTokenizer {
     }
 }
 
-/// Number of BIO tags: `O`, then `B-` and `I-` for each label.
-pub const NUM_TAGS: usize = 1 + 2 * Label::ALL.len();
-
-/// Tag index: 0 = O, `1 + 2l` = B-label, `2 + 2l` = I-label.
-pub fn tag_b(label: Label) -> usize {
-    1 + 2 * label.index()
-}
-
-pub fn tag_i(label: Label) -> usize {
-    2 + 2 * label.index()
-}
-
-/// The label of a tag and whether it begins a span.
-pub fn tag_label(tag: usize) -> Option<(Label, bool)> {
-    if tag == 0 {
-        return None;
-    }
-    Label::from_index((tag - 1) / 2).map(|l| (l, (tag - 1).is_multiple_of(2)))
-}
-
-pub fn tag_names() -> Vec<String> {
-    let mut v = vec!["O".to_string()];
-    for l in Label::ALL {
-        v.push(format!("B-{l}"));
-        v.push(format!("I-{l}"));
-    }
-    v
-}
-
 /// Spans -> one BIO tag per token. A token inside a span is tagged with it; a token that
 /// straddles a span edge cannot be tagged exactly and is reported in the second value.
 pub fn spans_to_bio(offsets: &[(usize, usize)], spans: &[EntitySpan]) -> (Vec<usize>, usize) {
@@ -362,14 +334,5 @@ mod tests {
             }],
         );
         assert!(bad > 0);
-    }
-
-    #[test]
-    fn tag_names_follow_indices() {
-        let names = tag_names();
-        assert_eq!(names.len(), NUM_TAGS);
-        assert_eq!(names[tag_b(Label::Dose)], "B-DOSE");
-        assert_eq!(names[tag_i(Label::GuidelinePage)], "I-GUIDELINE_PAGE");
-        assert_eq!(tag_label(tag_i(Label::Drug)), Some((Label::Drug, false)));
     }
 }

@@ -311,7 +311,7 @@ fn bad_annotation_files_name_the_file_line_and_problem() {
         std::fs::copy(bad(ann), dir.path().join(ann)).unwrap();
     }
     // Every bad file is listed in one run, each with its line and what is wrong.
-    let err = imr::corpus::load(&[dir.path().to_path_buf()])
+    let err = imr::annotation::corpus::load(&[dir.path().to_path_buf()])
         .expect_err("bad annotations are refused")
         .to_string();
     assert!(err.starts_with("5 files cannot be used"), "{err}");

@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use imr::annotation::corpus::LabelledLetter;
 use imr::annotation::{brat, jsonl, Label};
-use imr::corpus::LabelledLetter;
-use imr::record::LetterRecord;
+use imr::output::record::LetterRecord;
 use imr::{Decision, Letter};
 
 fn data(sub: &str) -> PathBuf {
@@ -268,13 +268,13 @@ fn seed_letters_match_golden_structure() {
 /// and five pains at a body part.
 #[test]
 fn rules_agree_with_the_gold() {
-    use imr::features::pattern_matches;
-    use imr::rules::{apply, RuleInputs};
+    use imr::decode::rules::{apply, RuleInputs, RulesOff};
+    use imr::encode::features::pattern_matches;
     let mut all = files("dwc-letters", "txt");
     all.extend(files("seeds", "txt"));
     let (mut pages, mut quantities, mut found) = (0, 0, 0);
     let (mut extra, mut widened) = (Vec::new(), Vec::new());
-    let lexicon = imr::lexicon::Lexicon::from_data_dir(&data("")).unwrap();
+    let lexicon = imr::encode::lexicon::Lexicon::from_data_dir(&data("")).unwrap();
     for txt in &all {
         let ll = LabelledLetter::read(txt).unwrap_or_else(|e| panic!("{e}"));
         let letter = &ll.letter;
@@ -283,7 +283,7 @@ fn rules_agree_with_the_gold() {
         let inputs = RuleInputs::new(&letter.text, &letter.chars, page_matches, links);
         let chars: Vec<char> = letter.text.chars().collect();
         let gold: Vec<_> = ll.entities.iter().map(|&e| (e, 1.0)).collect();
-        let got: Vec<_> = apply(&chars, &inputs, &[], gold)
+        let got: Vec<_> = apply(&chars, &inputs, &[], gold, &RulesOff::default())
             .into_iter()
             .map(|(e, _)| e)
             .collect();

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use imr::annotation::corpus::{self, LabelledLetter};
 use imr::artifacts::ModelDir;
-use imr::corpus::{self, LabelledLetter};
-use imr::lexicon::Lexicon;
+use imr::encode::lexicon::Lexicon;
 use imr::model::{ImrModel, ModelConfig, LSTM_CONTEXT};
 use imr::tokenize::{bio_to_spans, spans_to_bio, LetterTokenizer};
 use imr::train::{self, TrainConfig, Trained};
@@ -234,7 +234,7 @@ fn the_shipped_model_remembers_what_the_letters_gold_tags() {
     let letters: Vec<&LabelledLetter> = all_letters().iter().collect();
     let dir = tempfile::tempdir().unwrap();
     let fresh = dir.path().join("memory.tsv");
-    imr::memory::Memory::from_letters(&letters)
+    imr::decode::memory::Memory::from_letters(&letters)
         .save(&fresh)
         .unwrap();
     let shipped = root().join("models/default/memory.tsv");
@@ -242,7 +242,7 @@ fn the_shipped_model_remembers_what_the_letters_gold_tags() {
         std::fs::read(&fresh).unwrap() == std::fs::read(&shipped).unwrap(),
         "models/default/memory.tsv differs from the memory of data/: retrain the default model"
     );
-    let m = imr::memory::Memory::load(&shipped).unwrap();
+    let m = imr::decode::memory::Memory::load(&shipped).unwrap();
     assert!(m.len() > 500, "{} phrases", m.len());
 }
 
@@ -594,9 +594,9 @@ fn a_missing_model_is_a_clear_error() {
 #[test]
 fn folds_are_stratified_balanced_and_seeded() {
     let letters = all_letters();
-    let folds = imr::eval::cv::assign_folds(letters, 5, 13);
-    assert_eq!(folds, imr::eval::cv::assign_folds(letters, 5, 13));
-    assert_ne!(folds, imr::eval::cv::assign_folds(letters, 5, 14));
+    let folds = imr::cv::assign_folds(letters, 5, 13);
+    assert_eq!(folds, imr::cv::assign_folds(letters, 5, 13));
+    assert_ne!(folds, imr::cv::assign_folds(letters, 5, 14));
     let with_overturned = letters.iter().filter(|l| train::has_overturned(l)).count();
     for f in 0..5 {
         let n = folds.iter().filter(|&&g| g == f).count();
@@ -769,7 +769,7 @@ fn tiny_cross_validation(
     pos: usize,
     neg: usize,
     seed: u64,
-) -> (Vec<LabelledLetter>, imr::eval::cv::CvReport) {
+) -> (Vec<LabelledLetter>, imr::cv::CvReport) {
     let (some, cv, _) = tiny_cross_validation_kept(pos, neg, seed, None);
     (some, cv)
 }
@@ -781,14 +781,14 @@ fn tiny_cross_validation_kept(
     neg: usize,
     seed: u64,
     fold_models: Option<&Path>,
-) -> (Vec<LabelledLetter>, imr::eval::cv::CvReport, usize) {
+) -> (Vec<LabelledLetter>, imr::cv::CvReport, usize) {
     let (p, n): (Vec<_>, Vec<_>) = all_letters()
         .iter()
         .cloned()
         .partition(train::has_overturned);
     let some: Vec<LabelledLetter> = p[..pos].iter().chain(&n[..neg]).cloned().collect();
     let mut steps = 0;
-    let cv = imr::eval::cv::cross_validate(
+    let cv = imr::cv::cross_validate(
         &tiny_config(seed, 1),
         &some,
         2,
@@ -947,7 +947,7 @@ fn cross_validation_report_shows_folds_baselines_and_decodings() {
         .zip(cv.pooled_predictions.iter().cloned())
         .map(|(letter, prediction)| imr::eval::Scored { letter, prediction })
         .collect();
-    let page = imr::eval::report::html("cv", &cv.pooled, Some(&cv), &scored).unwrap();
+    let page = imr::output::report::html("cv", &cv.pooled, Some(&cv), &scored).unwrap();
     assert_self_contained(&page);
     assert_has_ids(
         &page,
@@ -973,4 +973,39 @@ fn cross_validation_report_shows_folds_baselines_and_decodings() {
     for decoding in ["bio", "whole-words", "edges", "full", "rules"] {
         assert!(page.contains(&format!("<td>{decoding}</td>")));
     }
+}
+
+#[test]
+fn every_rule_off_is_the_full_decoding_and_rules_never_touch_decisions() {
+    // The shipped model on the sample letters: `--rules-off` with every pass equals
+    // `--decode full`, byte for byte; with none off it is the default decoding.
+    let samples = root().join("data/samples");
+    let names: Vec<&str> = imr::decode::rules::PASSES
+        .iter()
+        .filter(|p| p.switchable)
+        .map(|p| p.name)
+        .collect();
+    let predict = |args: &[&str]| run_ok(imr_bin().arg("predict").arg(&samples).args(args)).stdout;
+    let full = predict(&["--decode", "full"]);
+    assert_eq!(predict(&["--rules-off", &names.join(",")]), full);
+    let default = predict(&[]);
+    assert_eq!(predict(&["--rules-off", ""]), default);
+    assert_ne!(default, full);
+    // The rules change entities, never decisions.
+    let decisions = |out: &[u8]| -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(out)
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["p_overturned"].clone())
+                    .collect()
+            })
+            .collect()
+    };
+    let memory_off = predict(&["--rules-off", "memory"]);
+    assert_eq!(decisions(&memory_off), decisions(&default));
 }

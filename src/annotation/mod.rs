@@ -2,7 +2,9 @@
 //! file formats they travel in (BRAT standoff `.ann`, and doccano/Prodigy-style JSONL).
 
 pub mod brat;
+pub mod corpus;
 pub mod jsonl;
+pub mod tags;
 
 use serde::{Deserialize, Serialize};
 

@@ -7,10 +7,9 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use super::train::{lexicons, load_letters, EncoderArgs};
-use super::{load_model, Outcome};
-use crate::eval::cv::{cross_validate, CvReport};
+use super::{load_model, DecodeArgs, Outcome};
+use crate::cv::{cross_validate, CvReport};
 use crate::eval::{self, EvalReport};
-use crate::predict::{Decoding, Inference};
 use crate::train::{Progress, TrainConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -40,9 +39,9 @@ pub struct EvalArgs {
     /// How the report is printed.
     #[arg(long, value_enum, default_value_t = EvalFormat::Text)]
     format: EvalFormat,
-    /// Entity decoding (see `imr predict --help`). With --cv every decoding is reported.
-    #[arg(long, value_enum, default_value_t = Decoding::default())]
-    decode: Decoding,
+    /// With --cv every decoding is reported.
+    #[command(flatten)]
+    decoding: DecodeArgs,
     /// Also write the report as one self-contained HTML page (tables, charts, every error).
     #[arg(long, value_name = "FILE.html")]
     report: Option<PathBuf>,
@@ -88,16 +87,13 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
         "no labelled letters under {:?}",
         args.data
     );
-    let inference = Inference {
-        decoding: args.decode,
-        ..model.inference()
-    };
+    let inference = args.decoding.apply(model.inference());
     let (mut report, scored) = eval::evaluate(&inference, &letters)?;
     if args.mask_conclusion {
-        let masked: Vec<crate::corpus::LabelledLetter> = letters
+        let masked: Vec<crate::annotation::corpus::LabelledLetter> = letters
             .iter()
             .map(|l| {
-                Ok(crate::corpus::LabelledLetter {
+                Ok(crate::annotation::corpus::LabelledLetter {
                     letter: crate::eval::baselines::mask_conclusions(&l.letter)?.0,
                     entities: l.entities.clone(),
                 })
@@ -192,7 +188,7 @@ fn write_report(
     cv: Option<&CvReport>,
     scored: &[eval::Scored],
 ) -> anyhow::Result<()> {
-    let page = eval::report::html(title, report, cv, scored)
+    let page = crate::output::report::html(title, report, cv, scored)
         .map_err(|e| anyhow::anyhow!("drawing the report: {e}"))?;
     std::fs::write(path, page).with_context(|| format!("{}: cannot write", path.display()))?;
     eprintln!("imr eval: report written to {}", path.display());
@@ -317,7 +313,7 @@ pub fn text_report(r: &EvalReport) -> String {
 
 /// Key figures of the model beside the comparisons run on the same folds.
 fn comparison_rows(r: &CvReport) -> (Vec<String>, Vec<(String, Vec<String>)>) {
-    let keys = crate::eval::cv::KEY_FIGURES;
+    let keys = crate::cv::KEY_FIGURES;
     let mut columns = vec!["model".to_string()];
     type Figures<'a> = (&'a BTreeMap<String, f64>, &'a BTreeMap<String, f64>);
     let mut sources: Vec<Figures> = vec![(&r.mean, &r.std)];

@@ -15,9 +15,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::artifacts::ModelDir;
+use crate::decode::rules::RulesOff;
+use crate::decode::Decoding;
 use crate::letter::sandbox::{DEFAULT_PDF_MEMORY, DEFAULT_PDF_TIMEOUT};
 use crate::letter::source::DEFAULT_READ_TIMEOUT;
 use crate::letter::{PdfReader, PdfSandbox, ReadOptions, DEFAULT_MAX_INPUT_BYTES};
+use crate::predict::Inference;
 
 /// Read California workers' compensation IMR determination letters: find their disputed
 /// items, tag drugs, doses, quantities, diagnoses and guideline pages, and predict each item's
@@ -84,6 +87,46 @@ impl InputArgs {
             read_timeout: std::time::Duration::from_secs(self.read_timeout),
             pdf: PdfReader::Isolated(sandbox),
         })
+    }
+}
+
+/// How entities are decoded: shared by `predict` and `eval`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct DecodeArgs {
+    /// Entity decoding: `full` keeps words whole and never begins or ends a span on a
+    /// function word or separator; `rules` (the default) then applies the annotation's rules;
+    /// the others are ablations.
+    #[arg(long, value_enum, default_value_t = Decoding::default())]
+    decode: Decoding,
+    /// Switch off passes of the `rules` decoding, comma-separated (all of them: the decoding
+    /// is `full`'s; `--help` lists them).
+    #[arg(long, value_name = "NAME,...", value_parser = parse_rules_off, long_help = rules_off_help())]
+    rules_off: Option<RulesOff>,
+}
+
+fn parse_rules_off(s: &str) -> Result<RulesOff, String> {
+    RulesOff::parse(s)
+}
+
+fn rules_off_help() -> String {
+    let mut help = String::from(
+        "Switch off passes of the `rules` decoding, comma-separated (with all of them off the \
+         decoding is `full`'s). The passes, in the order they run:",
+    );
+    for p in crate::decode::rules::PASSES.iter().filter(|p| p.switchable) {
+        help.push_str(&format!("\n  {:<15} {}", p.name, p.doc));
+    }
+    help
+}
+
+impl DecodeArgs {
+    /// `inference` with this decoding.
+    pub(crate) fn apply<'a>(&self, inference: Inference<'a>) -> Inference<'a> {
+        Inference {
+            decoding: self.decode,
+            rules_off: self.rules_off.clone().unwrap_or_default(),
+            ..inference
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::{display_name, emit, InputArgs, Outcome};
 use crate::letter::{self, Letter, ReadOptions};
-use crate::record::LetterRecord;
+use crate::output::record::LetterRecord;
 
 #[derive(Debug, Args)]
 pub struct ParseArgs {

@@ -7,12 +7,12 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
-use super::{display_name, emit, load_model, parse::read, InputArgs, Outcome};
+use super::{display_name, emit, load_model, parse::read, DecodeArgs, InputArgs, Outcome};
 use crate::annotation::Label;
 use crate::artifacts::ModelDir;
 use crate::letter::{self, Letter, ReadOptions};
-use crate::predict::{Decoding, Inference, LetterPrediction};
-use crate::record::{EntityRecord, ItemPrediction, LetterRecord};
+use crate::output::record::{EntityRecord, ItemPrediction, LetterRecord};
+use crate::predict::LetterPrediction;
 use crate::Decision;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -41,10 +41,8 @@ pub struct PredictArgs {
     format: OutputFormat,
     #[command(flatten)]
     input: InputArgs,
-    /// Entity decoding: `full` keeps words whole and never begins or ends a span on a
-    /// function word or separator; the others are the ablations measured in the README.
-    #[arg(long, value_enum, default_value_t = Decoding::default())]
-    decode: Decoding,
+    #[command(flatten)]
+    decoding: DecodeArgs,
     /// Write the records to FILE instead of stdout; each chunk of letters is on disk before
     /// the next is read.
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -187,7 +185,7 @@ pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
         if chunk.is_empty() {
             continue;
         }
-        let records = predict_chunk(&model, chunk, &options, args.decode);
+        let records = predict_chunk(&model, chunk, &options, &args.decoding);
         for (mut r, words) in records {
             letters += 1;
             progress.letter(words);
@@ -771,7 +769,7 @@ fn predict_chunk(
     model: &ModelDir,
     inputs: Vec<Input>,
     options: &ReadOptions,
-    decoding: Decoding,
+    decoding: &DecodeArgs,
 ) -> Vec<(LetterRecord, usize)> {
     let letters: Vec<Result<Letter, String>> = inputs.par_iter().map(|i| i.read(options)).collect();
     let ok: Vec<&Letter> = letters.iter().filter_map(|l| l.as_ref().ok()).collect();
@@ -795,10 +793,7 @@ fn predict_chunk(
     let predictions: Vec<Result<Vec<LetterPrediction>, String>> = parts
         .par_iter()
         .map(|part| {
-            let inference = Inference {
-                decoding,
-                ..model.inference()
-            };
+            let inference = decoding.apply(model.inference());
             inference.predict(part).map_err(|e| e.to_string())
         })
         .collect();

@@ -7,7 +7,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Outcome;
-use crate::lexicon::Lexicon;
+use crate::encode::lexicon::Lexicon;
 use crate::train::{self, Progress, TrainConfig};
 
 #[derive(Debug, Args)]
@@ -146,13 +146,13 @@ pub(crate) fn load_letters(
     paths: &[PathBuf],
     allow_unlabelled: bool,
     what: &str,
-) -> anyhow::Result<Vec<crate::corpus::LabelledLetter>> {
+) -> anyhow::Result<Vec<crate::annotation::corpus::LabelledLetter>> {
     let context = || format!("reading {what} letters");
     if !allow_unlabelled {
-        return crate::corpus::load(paths).with_context(context);
+        return crate::annotation::corpus::load(paths).with_context(context);
     }
     let (letters, left_out) =
-        crate::corpus::load_allowing_unlabelled(paths).with_context(context)?;
+        crate::annotation::corpus::load_allowing_unlabelled(paths).with_context(context)?;
     if left_out > 0 {
         eprintln!("imr: left out {left_out} {what} .txt files that have no .ann beside them");
     }

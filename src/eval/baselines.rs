@@ -9,11 +9,11 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::annotation::corpus::LabelledLetter;
 use crate::annotation::{EntitySpan, Label};
-use crate::corpus::LabelledLetter;
-use crate::features::pattern_matches;
+use crate::encode::features::pattern_matches;
+use crate::encode::lexicon::Lexicon;
 use crate::letter::Letter;
-use crate::lexicon::Lexicon;
 use crate::Decision;
 
 /// Entities from the lexicons (drug names, ICD-10-CM condition phrases) and the page, strength

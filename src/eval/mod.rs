@@ -2,13 +2,11 @@
 //! decisions, beside the majority-class baseline.
 
 pub mod baselines;
-pub mod cv;
 pub mod metrics;
-pub mod report;
 
 use serde::Serialize;
 
-use crate::corpus::LabelledLetter;
+use crate::annotation::corpus::LabelledLetter;
 use crate::error::Result;
 use crate::predict::{Inference, LetterPrediction};
 use crate::Decision;

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use decision::DecisionHead;
 pub use encoder::Encoder;
 pub use layers::Dropout;
-pub use tagger::{viterbi, viterbi_words, Constraints, TagHead};
+pub use tagger::TagHead;
 
 /// Version of the model directory layout and weight names; a mismatch refuses to load.
 /// 2: the directory holds `memory.tsv`.

@@ -10,17 +10,19 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::annotation::corpus::LabelledLetter;
+use crate::annotation::tags::NUM_TAGS;
 use crate::artifacts::ConfigFile;
-use crate::corpus::LabelledLetter;
+use crate::decode::memory::Memory;
+use crate::decode::{Calibration, Decoding};
+use crate::encode::features::FEATURE_DIM;
+use crate::encode::lexicon::Lexicon;
 use crate::encode::{make_batch, EncodedLetter, Piece};
 use crate::error::Result;
 use crate::eval;
-use crate::features::FEATURE_DIM;
-use crate::lexicon::Lexicon;
-use crate::memory::Memory;
 use crate::model::{Dropout, ImrModel, ModelConfig, FORMAT_VERSION};
-use crate::predict::{Calibration, Decoding, Inference};
-use crate::tokenize::{spans_to_bio, LetterTokenizer, NUM_TAGS};
+use crate::predict::Inference;
+use crate::tokenize::{spans_to_bio, LetterTokenizer};
 use crate::Decision;
 
 /// Everything that decides what model comes out, besides the data.

@@ -57,8 +57,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::annotation::{EntitySpan, Label};
+use crate::decode::memory::Recalled;
 use crate::letter::CharIndex;
-use crate::memory::Recalled;
 
 /// How a word counts when deciding whether a span names a condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1123,8 +1123,8 @@ pub const DRUG_LEXICON_PRIOR: f32 = 2.0;
 /// `log_probs` (row-major `(tokens, NUM_TAGS)`) with `DRUG_LEXICON_PRIOR` added where the
 /// token `features` mark a drug-lexicon match.
 pub fn drug_lexicon_prior(log_probs: &[f32], features: &[f32]) -> Vec<f32> {
-    use crate::features::{DRUG_LEXICON_B, DRUG_LEXICON_I, FEATURE_DIM};
-    use crate::tokenize::NUM_TAGS;
+    use crate::annotation::tags::NUM_TAGS;
+    use crate::encode::features::{DRUG_LEXICON_B, DRUG_LEXICON_I, FEATURE_DIM};
     let b_drug = 1 + 2 * Label::Drug.index();
     let mut out = log_probs.to_vec();
     for (row, f) in out
@@ -1197,6 +1197,18 @@ pub struct RuleInputs {
 }
 
 impl RuleInputs {
+    /// For an encoded letter: its text is rebuilt from its characters.
+    pub fn of(enc: &crate::encode::EncodedLetter) -> Self {
+        let text: String = enc.chars.iter().collect();
+        let chars = CharIndex::new(&text);
+        RuleInputs::new(
+            &text,
+            &chars,
+            enc.pages.clone(),
+            enc.diagnosis_links.clone(),
+        )
+    }
+
     /// For a letter's text, given its page-citation matches (computed with the features) and
     /// its lexicon diagnosis links.
     pub fn new(
@@ -1255,68 +1267,323 @@ fn overlaps_sorted(sorted: &[(usize, usize)], start: usize, end: usize) -> bool 
     i > 0 && sorted[i - 1].1 > start
 }
 
-/// Applies the rules to decoded `(span, score)` entities of a letter with characters `text`.
-/// Spans from the page and quantity forms get score 1 and replace the model's spans they
-/// overlap. `recalled`: the mentions of the model's remembered phrases in `text`
-/// (`Memory::find`), for `remember`.
+/// What every pass reads: the letter's characters, its rule inputs, and the mentions of the
+/// model's remembered phrases in it (`Memory::find`).
+pub struct Context<'a> {
+    pub text: &'a [char],
+    pub inputs: &'a RuleInputs,
+    pub recalled: &'a [Recalled],
+}
+
+/// The spans as the passes hand them on: the model's decoded `(span, score)` entities, in
+/// order, and the spans taken from the page and quantity forms, which join them (score 1) at
+/// the `overlaps` step.
+#[derive(Debug, Clone, Default)]
+pub struct Spans {
+    pub entities: Vec<(EntitySpan, f32)>,
+    pub forms: Vec<(usize, usize, Label)>,
+}
+
+/// What a pass works on.
+#[derive(Clone, Copy)]
+pub enum Run {
+    /// The tag log-probabilities (row-major `(tokens, NUM_TAGS)`) before Viterbi, given the
+    /// token features: returns the changed log-probabilities.
+    Scores(fn(&[f32], &[f32]) -> Vec<f32>),
+    /// The decoded spans.
+    Spans(fn(&Context, &mut Spans)),
+}
+
+/// One rule of the `rules` decoding: a name to switch it off by (`--rules-off`), what it
+/// does in a line, and its function. `switchable: false` marks a step the others rely on.
+#[derive(Clone, Copy)]
+pub struct Pass {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub run: Run,
+    pub switchable: bool,
+}
+
+const fn pass(name: &'static str, doc: &'static str, run: Run) -> Pass {
+    Pass {
+        name,
+        doc,
+        run,
+        switchable: true,
+    }
+}
+
+/// The passes of the `rules` decoding, in the order they run. With every switchable pass off
+/// the decoding is `full`'s.
+pub const PASSES: [Pass; 17] = [
+    pass(
+        "drug-prior",
+        "a drug-lexicon name gets a bonus for DRUG before Viterbi",
+        Run::Scores(drug_lexicon_prior),
+    ),
+    pass(
+        "page-forms",
+        "guideline page citations are the page pattern's matches; model spans they overlap go",
+        Run::Spans(page_forms),
+    ),
+    pass(
+        "quantity-forms",
+        "counts through their unit word, count markers and packages are QUANTITY spans; model spans they overlap go",
+        Run::Spans(quantity_forms),
+    ),
+    pass(
+        "durations",
+        "a model QUANTITY that is a duration or a frequency code is dropped",
+        Run::Spans(durations),
+    ),
+    pass(
+        "drug-classes",
+        "a drug class (benzodiazepines, muscle relaxants) is not a DRUG",
+        Run::Spans(drug_classes),
+    ),
+    pass(
+        "sentences",
+        "a span is cut back to one sentence and balanced brackets",
+        Run::Spans(sentences),
+    ),
+    pass(
+        "join-fragments",
+        "a fragment next to a diagnosis, with only joining words between, joins it",
+        Run::Spans(|cx, s| s.entities = join_fragments(cx.text, &cx.inputs.vague, take(s))),
+    ),
+    pass(
+        "attach-places",
+        "a diagnosis takes in the location, side and chronicity words next to it",
+        Run::Spans(|cx, s| s.entities = attach_places(cx.text, &cx.inputs.links, take(s))),
+    ),
+    pass(
+        "join-with",
+        "two diagnoses joined by with/without as ICD-10-CM joins them are one",
+        Run::Spans(|cx, s| s.entities = join_with(cx.text, &cx.inputs.with_links, take(s))),
+    ),
+    pass(
+        "split-lists",
+        "a diagnosis listing complete conditions is cut at the list separators",
+        Run::Spans(|cx, s| s.entities = split_lists(cx.text, take(s))),
+    ),
+    pass(
+        "no-condition",
+        "a DIAGNOSIS that is bare pain or a side or body part alone is dropped",
+        Run::Spans(no_condition),
+    ),
+    pass(
+        "drug-edges",
+        "a DRUG keeps its product number and release words and loses a trademark sign",
+        Run::Spans(|cx, s| edit(s, Label::Drug, |e| drug_edges(cx.text, e))),
+    ),
+    pass(
+        "number-edges",
+        "a DOSE or QUANTITY keeps its number whole and a DOSE its unit",
+        Run::Spans(|cx, s| {
+            edit(s, Label::Dose, |e| number_edges(cx.text, e));
+            edit(s, Label::Quantity, |e| number_edges(cx.text, e));
+        }),
+    ),
+    Pass {
+        name: "overlaps",
+        doc: "the form spans join the others; of overlapping spans the one that starts first, then the longer, stays",
+        run: Run::Spans(overlaps),
+        switchable: false,
+    },
+    pass(
+        "propagate",
+        "a drug or diagnosis the model is sure of is tagged at its other mentions too",
+        Run::Spans(|cx, s| s.entities = propagate(cx.text, take(s))),
+    ),
+    pass(
+        "place-pain",
+        "pain at a named body part is a DIAGNOSIS where the model tagged nothing",
+        Run::Spans(|cx, s| s.entities = place_pain(cx.text, &cx.inputs.vague, take(s))),
+    ),
+    pass(
+        "memory",
+        "the phrases the training letters' gold tags are tagged where the model missed them",
+        Run::Spans(|cx, s| {
+            s.entities = remember(cx.text, &cx.inputs.vague, cx.recalled, take(s))
+        }),
+    ),
+];
+
+/// Which passes are switched off (`--rules-off NAME,...`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RulesOff(std::collections::BTreeSet<&'static str>);
+
+impl RulesOff {
+    /// Every switchable pass off: the `rules` decoding is then `full`'s.
+    pub fn all() -> Self {
+        RulesOff(
+            PASSES
+                .iter()
+                .filter(|p| p.switchable)
+                .map(|p| p.name)
+                .collect(),
+        )
+    }
+
+    /// The passes named, comma-separated; an unknown or fixed name is an error listing the
+    /// names there are.
+    pub fn parse(names: &str) -> std::result::Result<Self, String> {
+        let mut off = RulesOff::default();
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match PASSES.iter().find(|p| p.name == name) {
+                Some(p) if p.switchable => {
+                    off.0.insert(p.name);
+                }
+                Some(p) => return Err(format!("the {} step cannot be switched off", p.name)),
+                None => {
+                    return Err(format!(
+                        "no rule named {name:?}; the rules are {}",
+                        names_list()
+                    ))
+                }
+            }
+        }
+        Ok(off)
+    }
+
+    pub fn is_off(&self, pass: &Pass) -> bool {
+        self.0.contains(pass.name)
+    }
+
+    /// The passes that run, in order.
+    pub fn running(&self) -> impl Iterator<Item = &'static Pass> + '_ {
+        PASSES.iter().filter(|p| !self.is_off(p))
+    }
+}
+
+/// The switchable passes' names, comma-separated, for messages and `--help`.
+pub fn names_list() -> String {
+    PASSES
+        .iter()
+        .filter(|p| p.switchable)
+        .map(|p| p.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The tag log-probabilities after the score passes that run (the drug prior).
+pub fn apply_to_scores(off: &RulesOff, log_probs: &[f32], features: &[f32]) -> Option<Vec<f32>> {
+    let mut out: Option<Vec<f32>> = None;
+    for p in off.running() {
+        if let Run::Scores(f) = p.run {
+            out = Some(f(out.as_deref().unwrap_or(log_probs), features));
+        }
+    }
+    out
+}
+
+/// Applies the span passes that run, in order, to decoded `(span, score)` entities of a letter
+/// with characters `text`. Spans from the page and quantity forms get score 1 and replace the
+/// model's spans they overlap. `recalled`: the mentions of the model's remembered phrases in
+/// `text` (`Memory::find`), for `memory`.
 pub fn apply(
     text: &[char],
     inputs: &RuleInputs,
     recalled: &[Recalled],
     entities: Vec<(EntitySpan, f32)>,
+    off: &RulesOff,
 ) -> Vec<(EntitySpan, f32)> {
-    let nonempty = |spans: &[(usize, usize)]| {
-        let mut v: Vec<(usize, usize)> = spans.iter().copied().filter(|(s, e)| s < e).collect();
-        v.sort_unstable();
-        v
+    let cx = Context {
+        text,
+        inputs,
+        recalled,
     };
-    let pages = nonempty(&inputs.pages);
-    // A page citation wins over a quantity form where both match (`pages 7 and 8 visits` would
-    // be odd, but the two must not overlap).
-    let quantities: Vec<(usize, usize)> = nonempty(&inputs.quantities)
-        .into_iter()
-        .filter(|&(s, e)| !overlaps_sorted(&pages, s, e))
-        .collect();
-    let mut forms: Vec<(usize, usize, Label)> = pages
-        .iter()
-        .map(|&(s, e)| (s, e, Label::GuidelinePage))
-        .chain(quantities.iter().map(|&(s, e)| (s, e, Label::Quantity)))
-        .collect();
-    forms.sort_unstable_by_key(|f| f.0);
-    let ranges: Vec<(usize, usize)> = forms.iter().map(|f| (f.0, f.1)).collect();
-    let mut entities: Vec<(EntitySpan, f32)> = entities
-        .into_iter()
-        .filter(|(e, _)| !overlaps_sorted(&ranges, e.start, e.end))
-        .filter(|(e, _)| e.label != Label::Quantity || !duration_or_frequency(text, e.start, e.end))
-        .filter(|(e, _)| e.label != Label::Drug || !drug_class(text, e.start, e.end))
-        .filter_map(|(mut e, score)| tidy(text, &mut e).then_some((e, score)))
-        .collect();
-    entities.sort_by_key(|(e, _)| (e.start, e.end));
-    let joined = join_fragments(text, &inputs.vague, entities);
-    let joined = attach_places(text, &inputs.links, joined);
-    let joined = join_with(text, &inputs.with_links, joined);
-    let joined = split_lists(text, joined);
-    let mut out: Vec<(EntitySpan, f32)> = joined
-        .into_iter()
-        .filter(|(e, _)| {
-            e.label != Label::Diagnosis
-                || !names_no_condition(e, word_count(text, e), &inputs.vague)
-        })
-        .collect();
-    for (e, _) in &mut out {
-        match e.label {
-            Label::Drug => drug_edges(text, e),
-            Label::Dose | Label::Quantity => number_edges(text, e),
-            _ => {}
+    let mut spans = Spans {
+        entities,
+        forms: Vec::new(),
+    };
+    for p in off.running() {
+        if let Run::Spans(f) = p.run {
+            f(&cx, &mut spans);
         }
     }
+    spans.entities
+}
+
+fn take(s: &mut Spans) -> Vec<(EntitySpan, f32)> {
+    std::mem::take(&mut s.entities)
+}
+
+/// Edits every entity of `label` in place.
+fn edit(s: &mut Spans, label: Label, mut f: impl FnMut(&mut EntitySpan)) {
+    for (e, _) in &mut s.entities {
+        if e.label == label {
+            f(e);
+        }
+    }
+}
+
+/// `spans` without the empty ones, in order.
+fn nonempty(spans: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let mut v: Vec<(usize, usize)> = spans.iter().copied().filter(|(s, e)| s < e).collect();
+    v.sort_unstable();
+    v
+}
+
+/// Takes the form spans of `label` that overlap no form taken before, and drops the model's
+/// spans they overlap.
+fn take_forms(s: &mut Spans, found: &[(usize, usize)], label: Label) {
+    let mut taken: Vec<(usize, usize)> = s.forms.iter().map(|f| (f.0, f.1)).collect();
+    taken.sort_unstable();
+    let new: Vec<(usize, usize)> = nonempty(found)
+        .into_iter()
+        .filter(|&(a, b)| !overlaps_sorted(&taken, a, b))
+        .collect();
+    s.entities
+        .retain(|(e, _)| !overlaps_sorted(&new, e.start, e.end));
+    s.forms.extend(new.into_iter().map(|(a, b)| (a, b, label)));
+}
+
+fn page_forms(cx: &Context, s: &mut Spans) {
+    take_forms(s, &cx.inputs.pages, Label::GuidelinePage);
+}
+
+/// A page citation wins over a quantity form where both match (`page-forms` runs first).
+fn quantity_forms(cx: &Context, s: &mut Spans) {
+    take_forms(s, &cx.inputs.quantities, Label::Quantity);
+}
+
+fn durations(cx: &Context, s: &mut Spans) {
+    s.entities.retain(|(e, _)| {
+        e.label != Label::Quantity || !duration_or_frequency(cx.text, e.start, e.end)
+    });
+}
+
+fn drug_classes(cx: &Context, s: &mut Spans) {
+    s.entities
+        .retain(|(e, _)| e.label != Label::Drug || !drug_class(cx.text, e.start, e.end));
+}
+
+/// `tidy` on every span; the spans are in order again after it.
+fn sentences(cx: &Context, s: &mut Spans) {
+    s.entities.retain_mut(|(e, _)| tidy(cx.text, e));
+    s.entities.sort_by_key(|(e, _)| (e.start, e.end));
+}
+
+fn no_condition(cx: &Context, s: &mut Spans) {
+    s.entities.retain(|(e, _)| {
+        e.label != Label::Diagnosis
+            || !names_no_condition(e, word_count(cx.text, e), &cx.inputs.vague)
+    });
+}
+
+/// The form spans join the model's (score 1); of overlapping spans the one that starts first,
+/// then the longer, stays. A drug that now reaches over a span the model gave its modifier
+/// (`Venlafaxine` + `HCL ER`) takes it.
+fn overlaps(_: &Context, s: &mut Spans) {
+    let mut forms = std::mem::take(&mut s.forms);
+    forms.sort_unstable_by_key(|f| f.0);
+    let mut out = take(s);
     out.extend(
         forms
             .into_iter()
             .map(|(start, end, label)| (EntitySpan { start, end, label }, 1.0)),
     );
-    // A drug that now reaches over a span the model gave its modifier (`Venlafaxine` +
-    // `HCL ER`) takes it: of overlapping spans the one that starts first, then the longer, stays.
     out.sort_by_key(|(e, _)| (e.start, std::cmp::Reverse(e.end)));
     let mut kept: Vec<(EntitySpan, f32)> = Vec::with_capacity(out.len());
     for (e, score) in out {
@@ -1324,8 +1591,7 @@ pub fn apply(
             kept.push((e, score));
         }
     }
-    let placed = place_pain(text, &inputs.vague, propagate(text, kept));
-    remember(text, &inputs.vague, recalled, placed)
+    s.entities = kept;
 }
 
 /// Place words that say where on a body part, not which part: `left pain` or `lower pain`
@@ -1705,7 +1971,7 @@ fn remember(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::pattern_matches;
+    use crate::encode::features::pattern_matches;
 
     /// The first occurrence of `s` in `text` as a diagnosis span (`text` is ASCII).
     fn diagnosis_at(text: &str, s: &str) -> (usize, usize, Label) {
@@ -1719,10 +1985,15 @@ mod tests {
 
     /// `run` with a diagnosis lexicon of `phrases`.
     fn run_with(text: &str, phrases: &[&str], spans: &[(usize, usize, Label)]) -> Vec<String> {
-        rules_on(text, phrases, &crate::memory::Memory::default(), spans)
-            .into_iter()
-            .map(|(e, _)| e)
-            .collect()
+        rules_on(
+            text,
+            phrases,
+            &crate::decode::memory::Memory::default(),
+            spans,
+        )
+        .into_iter()
+        .map(|(e, _)| e)
+        .collect()
     }
 
     /// The rules on `spans` (score 0.9) with a diagnosis lexicon of `phrases` and `memory`:
@@ -1730,11 +2001,21 @@ mod tests {
     fn rules_on(
         text: &str,
         phrases: &[&str],
-        memory: &crate::memory::Memory,
+        memory: &crate::decode::memory::Memory,
         spans: &[(usize, usize, Label)],
     ) -> Vec<(String, f32)> {
+        rules_with(text, phrases, memory, spans, &RulesOff::default())
+    }
+
+    fn rules_with(
+        text: &str,
+        phrases: &[&str],
+        memory: &crate::decode::memory::Memory,
+        spans: &[(usize, usize, Label)],
+        off: &RulesOff,
+    ) -> Vec<(String, f32)> {
         let chars = CharIndex::new(text);
-        let lexicon = crate::lexicon::Lexicon::from_entries([], phrases.iter().copied());
+        let lexicon = crate::encode::lexicon::Lexicon::from_entries([], phrases.iter().copied());
         let inputs = RuleInputs::new(
             text,
             &chars,
@@ -1746,7 +2027,7 @@ mod tests {
             .iter()
             .map(|&(start, end, label)| (EntitySpan { start, end, label }, 0.9))
             .collect();
-        apply(&cs, &inputs, &memory.find(&cs), entities)
+        apply(&cs, &inputs, &memory.find(&cs), entities, off)
             .into_iter()
             .map(|(e, p)| {
                 let words: String = cs[e.start..e.end].iter().collect();
@@ -1792,7 +2073,7 @@ mod tests {
                 gold_text.push_str(". ");
             }
         }
-        let memory = crate::memory::Memory::from_gold(&[(&gold_text, &gold)]);
+        let memory = crate::decode::memory::Memory::from_gold(&[(&gold_text, &gold)]);
         rules_on(text, &[], &memory, spans)
             .into_iter()
             .map(|(e, p)| format!("{e} {p:.2}"))
@@ -2128,7 +2409,7 @@ mod tests {
                 (e, s)
             })
             .collect();
-        let got: Vec<String> = apply(&cs, &inputs, &[], entities)
+        let got: Vec<String> = apply(&cs, &inputs, &[], entities, &RulesOff::default())
             .into_iter()
             .map(|(e, s)| {
                 format!(
@@ -2235,8 +2516,8 @@ mod tests {
 
     #[test]
     fn the_drug_lexicon_tips_only_drug_tags() {
-        use crate::features::{DRUG_LEXICON_B, DRUG_LEXICON_I, FEATURE_DIM};
-        use crate::tokenize::NUM_TAGS;
+        use crate::annotation::tags::NUM_TAGS;
+        use crate::encode::features::{DRUG_LEXICON_B, DRUG_LEXICON_I, FEATURE_DIM};
         let lp = vec![-1.0; 3 * NUM_TAGS];
         let mut f = vec![0.0; 3 * FEATURE_DIM];
         f[DRUG_LEXICON_B] = 1.0;
@@ -2378,5 +2659,275 @@ mod tests {
         assert!(quantities("after 4/6 acupuncture treatment").is_empty());
         assert!(quantities("starting Tylenol #3 and").is_empty());
         assert!(quantities("the November 29, 2016 office visit").is_empty());
+    }
+
+    /// Every switchable pass off but `name`.
+    fn only(name: &str) -> RulesOff {
+        let others: Vec<&str> = PASSES
+            .iter()
+            .filter(|p| p.switchable && p.name != name)
+            .map(|p| p.name)
+            .collect();
+        RulesOff::parse(&others.join(",")).unwrap()
+    }
+
+    /// `spans` given as (text, label) at their first occurrence in `text`.
+    fn at(text: &str, spans: &[(&str, Label)]) -> Vec<(usize, usize, Label)> {
+        spans
+            .iter()
+            .map(|&(s, label)| {
+                let b = text
+                    .find(s)
+                    .unwrap_or_else(|| panic!("{s:?} not in {text:?}"));
+                // Character offsets, as spans are.
+                let start = text[..b].chars().count();
+                (start, start + s.chars().count(), label)
+            })
+            .collect()
+    }
+
+    /// The pass `name` alone (and the `overlaps` step) on `spans`, with a diagnosis lexicon of
+    /// `phrases` and a memory of `remembered` (each tagged in two of three mentions); and the
+    /// same with every pass off, which must differ: the text is one the pass acts on.
+    fn alone(
+        name: &str,
+        text: &str,
+        phrases: &[&str],
+        remembered: &[(&str, Label)],
+        spans: &[(&str, Label)],
+    ) -> Vec<String> {
+        let mut gold_text = String::new();
+        let mut gold = Vec::new();
+        for &(phrase, label) in remembered {
+            for tagged in [true, true, false] {
+                let start = gold_text.chars().count();
+                gold_text.push_str(phrase);
+                if tagged {
+                    let end = gold_text.chars().count();
+                    gold.push(EntitySpan { start, end, label });
+                }
+                gold_text.push_str(". ");
+            }
+        }
+        let memory = crate::decode::memory::Memory::from_gold(&[(&gold_text, &gold)]);
+        let spans = at(text, spans);
+        let names = |v: Vec<(String, f32)>| v.into_iter().map(|(e, _)| e).collect::<Vec<_>>();
+        let with = names(rules_with(text, phrases, &memory, &spans, &only(name)));
+        let without = names(rules_with(text, phrases, &memory, &spans, &RulesOff::all()));
+        assert_ne!(with, without, "{name} did nothing on {text:?}");
+        with
+    }
+
+    #[test]
+    fn the_pass_table_has_unique_names_and_all_off_is_nothing() {
+        let mut names: Vec<&str> = PASSES.iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), PASSES.len());
+        assert!(RulesOff::parse("overlaps").is_err(), "a fixed step");
+        let err = RulesOff::parse("memory,nonsense").unwrap_err();
+        assert!(
+            err.contains("nonsense") && err.contains("place-pain"),
+            "{err}"
+        );
+        // All off: spans come back as given, and the scores are not touched.
+        let text = "Norco 10/325mg #90 for chronic pain of the lumbar spine, Page(s): 74-96.";
+        let spans = at(
+            text,
+            &[("Norco", Label::Drug), ("chronic pain", Label::Diagnosis)],
+        );
+        let got = rules_with(text, &[], &Default::default(), &spans, &RulesOff::all());
+        assert_eq!(
+            got.into_iter().map(|(e, _)| e).collect::<Vec<_>>(),
+            ["Drug Norco", "Diagnosis chronic pain"]
+        );
+        assert_eq!(
+            apply_to_scores(&RulesOff::all(), &[0.0; 11], &[0.0; 36]),
+            None
+        );
+    }
+
+    #[test]
+    fn drug_prior_alone_tips_the_scores() {
+        use crate::annotation::tags::{tag_b, NUM_TAGS};
+        use crate::encode::features::{DRUG_LEXICON_B, FEATURE_DIM};
+        let lp = vec![-1.0f32; NUM_TAGS];
+        let mut f = vec![0f32; FEATURE_DIM];
+        f[DRUG_LEXICON_B] = 1.0;
+        let got = apply_to_scores(&only("drug-prior"), &lp, &f).unwrap();
+        assert_eq!(got[tag_b(Label::Drug)], -1.0 + DRUG_LEXICON_PRIOR);
+        assert_eq!(apply_to_scores(&only("memory"), &lp, &f), None);
+    }
+
+    #[test]
+    fn page_forms_alone() {
+        let text = "MTUS Chronic Pain, Page(s): 74-96, recommends it.";
+        let got = alone("page-forms", text, &[], &[], &[("74", Label::Quantity)]);
+        assert_eq!(got, ["GuidelinePage Page(s): 74-96"]);
+    }
+
+    #[test]
+    fn quantity_forms_alone() {
+        let text = "The request for 12 additional PT sessions is not necessary.";
+        let got = alone("quantity-forms", text, &[], &[], &[("12", Label::Quantity)]);
+        assert_eq!(got, ["Quantity 12 additional PT sessions"]);
+    }
+
+    #[test]
+    fn durations_alone() {
+        let text = "PT for six to eight weeks; 6 sessions";
+        let spans = [("six", Label::Quantity), ("6 sessions", Label::Quantity)];
+        assert_eq!(
+            alone("durations", text, &[], &[], &spans),
+            ["Quantity 6 sessions"]
+        );
+    }
+
+    #[test]
+    fn drug_classes_alone() {
+        let text = "Benzodiazepines such as Xanax";
+        let spans = [("Benzodiazepines", Label::Drug), ("Xanax", Label::Drug)];
+        assert_eq!(
+            alone("drug-classes", text, &[], &[], &spans),
+            ["Drug Xanax"]
+        );
+    }
+
+    #[test]
+    fn sentences_alone() {
+        let text = "He has an abscess. The abscess drains (daily";
+        let spans = [("abscess. The abscess", Label::Diagnosis)];
+        assert_eq!(
+            alone("sentences", text, &[], &[], &spans),
+            ["Diagnosis abscess"]
+        );
+    }
+
+    #[test]
+    fn join_fragments_alone() {
+        let text = "She has acute carpal tunnel syndrome.";
+        let spans = [
+            ("acute", Label::Diagnosis),
+            ("carpal tunnel syndrome", Label::Diagnosis),
+        ];
+        assert_eq!(
+            alone("join-fragments", text, &[], &[], &spans),
+            ["Diagnosis acute carpal tunnel syndrome"]
+        );
+    }
+
+    #[test]
+    fn attach_places_alone() {
+        let text = "X-rays showed a left foot fracture.";
+        let spans = [("fracture", Label::Diagnosis)];
+        assert_eq!(
+            alone("attach-places", text, &[], &[], &spans),
+            ["Diagnosis left foot fracture"]
+        );
+    }
+
+    #[test]
+    fn join_with_alone() {
+        let text = "Diagnoses: low back pain with radiculopathy.";
+        // In two phrases of the lexicon, as `join_with` asks.
+        let phrases = [
+            "neck pain with radiculopathy",
+            "disc disorder with radiculopathy",
+        ];
+        let spans = [
+            ("low back pain", Label::Diagnosis),
+            ("radiculopathy", Label::Diagnosis),
+        ];
+        assert_eq!(
+            alone("join-with", text, &phrases, &[], &spans),
+            ["Diagnosis low back pain with radiculopathy"]
+        );
+    }
+
+    #[test]
+    fn split_lists_alone() {
+        let text = "Diagnoses: neck pain, shoulder pain and elbow pain.";
+        let spans = [("neck pain, shoulder pain and elbow pain", Label::Diagnosis)];
+        assert_eq!(
+            alone("split-lists", text, &[], &[], &spans),
+            [
+                "Diagnosis neck pain",
+                "Diagnosis shoulder pain",
+                "Diagnosis elbow pain"
+            ]
+        );
+    }
+
+    #[test]
+    fn no_condition_alone() {
+        let text = "She reports chronic pain and a lumbar strain.";
+        let spans = [
+            ("chronic pain", Label::Diagnosis),
+            ("lumbar strain", Label::Diagnosis),
+        ];
+        assert_eq!(
+            alone("no-condition", text, &[], &[], &spans),
+            ["Diagnosis lumbar strain"]
+        );
+    }
+
+    #[test]
+    fn drug_edges_alone() {
+        let text = "Voltaren\u{ae} gel and Tylenol #3";
+        let spans = [("Voltaren\u{ae}", Label::Drug), ("Tylenol", Label::Drug)];
+        assert_eq!(
+            alone("drug-edges", text, &[], &[], &spans),
+            ["Drug Voltaren", "Drug Tylenol #3"]
+        );
+    }
+
+    #[test]
+    fn number_edges_alone() {
+        let text = "Lidoderm 1.3% patch, Naproxen 550 mg";
+        let spans = [("1", Label::Dose), ("550", Label::Dose)];
+        assert_eq!(
+            alone("number-edges", text, &[], &[], &spans),
+            ["Dose 1.3%", "Dose 550 mg"]
+        );
+    }
+
+    #[test]
+    fn propagate_alone() {
+        let text = "Fexmid 7.5mg: Upheld. The request for Fexmid is not necessary.";
+        let mut spans = at(text, &[("Fexmid", Label::Drug)]);
+        spans[0].2 = Label::Drug;
+        let cs: Vec<char> = text.chars().collect();
+        let chars = CharIndex::new(text);
+        let inputs = RuleInputs::new(text, &chars, vec![], vec![]);
+        let entities = vec![(
+            EntitySpan {
+                start: spans[0].0,
+                end: spans[0].1,
+                label: Label::Drug,
+            },
+            0.95,
+        )];
+        let run = |off: &RulesOff| apply(&cs, &inputs, &[], entities.clone(), off).len();
+        assert_eq!(run(&only("propagate")), 2);
+        assert_eq!(run(&RulesOff::all()), 1);
+    }
+
+    #[test]
+    fn place_pain_alone() {
+        let text = "He reports lumbar pain daily.";
+        assert_eq!(
+            alone("place-pain", text, &[], &[], &[]),
+            ["Diagnosis lumbar pain"]
+        );
+    }
+
+    #[test]
+    fn memory_alone() {
+        let text = "History of carpal tunnel syndrome.";
+        let remembered = [("carpal tunnel syndrome", Label::Diagnosis)];
+        assert_eq!(
+            alone("memory", text, &[], &remembered, &[]),
+            ["Diagnosis carpal tunnel syndrome"]
+        );
     }
 }

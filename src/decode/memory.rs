@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::annotation::corpus::LabelledLetter;
 use crate::annotation::{EntitySpan, Label};
-use crate::corpus::LabelledLetter;
+use crate::decode::rules::{phrase_key, Phrases};
 use crate::error::{Error, Result};
-use crate::rules::{phrase_key, Phrases};
 
 /// Shortest phrase remembered, in characters (`CTS`, `LBP`; not `L5`).
 const MIN_CHARS: usize = 3;

@@ -6,8 +6,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::encode::lexicon::Matches;
 use crate::letter::{CharIndex, Letter, Span};
-use crate::lexicon::Matches;
 use crate::tokenize::Tokens;
 
 /// Parts of a letter a token can be in.

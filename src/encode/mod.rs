@@ -1,15 +1,17 @@
 //! A letter made ready for the network: its tokens, their features, and which tokens form each
 //! disputed item's rationale. Shared by training and inference so the two cannot drift apart.
 
+pub mod features;
+pub mod lexicon;
+
 use std::ops::Range;
 
 use candle_core::{Device, Tensor};
 
+use crate::encode::features::{letter_parts, pattern_matches, token_features, FEATURE_DIM};
+use crate::encode::lexicon::Lexicon;
 use crate::error::Result;
-use crate::features::{letter_parts, pattern_matches, token_features, FEATURE_DIM};
 use crate::letter::Letter;
-use crate::lexicon::Lexicon;
-use crate::rules::RuleInputs;
 use crate::tokenize::{LetterTokenizer, Tokens};
 
 #[derive(Debug, Clone)]
@@ -26,8 +28,12 @@ pub struct EncodedLetter {
     /// function word (`and`, `of`), a severity or certainty word (`mild`, `possible`) or a
     /// separator (`,`, `;`). No gold span in `data/` begins or ends with one (0 of 3,169).
     pub edge_word: Vec<bool>,
-    /// What the annotation rules applied after decoding need (`rules.rs`).
-    pub rules: RuleInputs,
+    /// Guideline page citations (the page pattern's matches), in characters: a feature, and
+    /// what the `page-forms` rule takes.
+    pub pages: Vec<(usize, usize)>,
+    /// Pairs of words next to each other as in some diagnosis phrase of the lexicon
+    /// (`Matches::diagnosis_links`), for the diagnosis rules.
+    pub diagnosis_links: Vec<[(usize, usize); 2]>,
     /// The letter's characters, to read decoded spans by.
     pub chars: Vec<char>,
 }
@@ -196,19 +202,14 @@ impl EncodedLetter {
             })
             .collect::<Vec<bool>>();
         let edge_word = edge_tokens(&chars, &tokens.offsets, &continues_word);
-        let rules = RuleInputs::new(
-            &letter.text,
-            &letter.chars,
-            patterns.pages,
-            matches.diagnosis_links,
-        );
         Ok(EncodedLetter {
             tokens,
             features,
             rationales,
             continues_word,
             edge_word,
-            rules,
+            pages: patterns.pages,
+            diagnosis_links: matches.diagnosis_links,
             chars,
         })
     }

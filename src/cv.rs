@@ -11,14 +11,17 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::baselines::{dictionary_entities, mask_conclusions, rationale_examples, BowLogReg};
-use super::{report, EntityReport, EvalReport, Scored};
+use crate::annotation::corpus::LabelledLetter;
 use crate::artifacts::ModelDir;
-use crate::corpus::LabelledLetter;
+use crate::decode::memory::Memory;
+use crate::decode::Decoding;
+use crate::encode::lexicon::Lexicon;
 use crate::error::{Error, Result};
-use crate::lexicon::Lexicon;
-use crate::memory::Memory;
-use crate::predict::{Decoding, Inference, LetterPrediction};
+use crate::eval::baselines::{
+    dictionary_entities, mask_conclusions, rationale_examples, BowLogReg,
+};
+use crate::eval::{report, EntityReport, EvalReport, Scored};
+use crate::predict::{Inference, LetterPrediction};
 use crate::train::{self, has_overturned, Progress, TrainConfig};
 
 /// Fold index of each letter: each stratum (with / without an Overturned item) is shuffled
@@ -275,7 +278,7 @@ fn fold_fingerprint(
     };
     eat(serde_json::to_string(cfg).expect("serializable").as_bytes());
     eat(env!("CARGO_PKG_VERSION").as_bytes());
-    eat(&crate::features::FEATURE_DIM.to_le_bytes());
+    eat(&crate::encode::features::FEATURE_DIM.to_le_bytes());
     eat(&crate::model::FORMAT_VERSION.to_le_bytes());
     let (drugs, diagnoses) = lexicon.len();
     eat(&drugs.to_le_bytes());
@@ -362,7 +365,7 @@ pub fn cross_validate(
                 decoding: d,
                 ..trained.inference()
             };
-            let (_, scored) = super::evaluate(&inference, &test)?;
+            let (_, scored) = crate::eval::evaluate(&inference, &test)?;
             pool.add(
                 &test_idx,
                 &test,

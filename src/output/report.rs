@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 
 use plotters::prelude::*;
 
-use super::cv::CvReport;
-use super::{EvalReport, Scored};
 use crate::annotation::EntitySpan;
+use crate::cv::CvReport;
+use crate::eval::{EvalReport, Scored};
 use crate::Decision;
 
 /// Escapes text for HTML.
@@ -370,7 +370,7 @@ fn cv_tables(cv: &CvReport, out: &mut String) {
          mean ± std over the folds; the tables above score all out-of-fold predictions pooled.</p>",
         cv.k, cv.letters, cv.seed
     );
-    let keys = super::cv::KEY_FIGURES;
+    let keys = crate::cv::KEY_FIGURES;
     let _ = write!(
         out,
         "<table id=\"baselines\"><tr><th>figure</th><th>model</th>"
