@@ -27,7 +27,7 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let model = ModelDir::load(&root.join("models/default"))?;
     let load_s = t.elapsed().as_secs_f64();
-    let inference = model.inference();
+    let inference = Inference::of(&model);
 
     let t = Instant::now();
     let letters: Vec<Letter> = paths

@@ -9,6 +9,7 @@ use imr::annotation::Label;
 use imr::artifacts::ModelDir;
 use imr::cv;
 use imr::eval::{self, Scored};
+use imr::predict::Inference;
 
 fn main() {
     let dirs: Vec<std::path::PathBuf> = std::env::args().skip(1).map(Into::into).collect();
@@ -38,7 +39,7 @@ fn main() {
             .filter(|(_, &g)| g == f)
             .map(|(l, _)| l)
             .collect();
-        let first = members[0].inference();
+        let first = Inference::of(&members[0]);
         let encoded: Vec<_> = test
             .iter()
             .map(|l| first.encode(&l.letter).unwrap())
@@ -52,7 +53,7 @@ fn main() {
             .map(|e| vec![0.0; e.rationales.len()])
             .collect();
         for m in &members {
-            let inf = m.inference();
+            let inf = Inference::of(m);
             for (acc, lp) in probs.iter_mut().zip(inf.tag_log_probs(&encoded).unwrap()) {
                 for (a, l) in acc.iter_mut().zip(lp) {
                     *a += l.exp() / members.len() as f32;

@@ -26,7 +26,6 @@ use crate::encode::features::FEATURE_DIM;
 use crate::encode::lexicon::Lexicon;
 use crate::error::{Error, Result};
 use crate::model::{ImrModel, ModelConfig, FORMAT_VERSION};
-use crate::predict::Inference;
 use crate::tokenize::LetterTokenizer;
 
 pub const CONFIG: &str = "config.json";
@@ -283,18 +282,6 @@ impl ModelDir {
             model,
             device,
         })
-    }
-
-    pub fn inference(&self) -> Inference<'_> {
-        Inference::new(
-            &self.model,
-            &self.config.model,
-            self.config.calibration,
-            &self.tokenizer,
-            &self.lexicon,
-            &self.memory,
-            &self.device,
-        )
     }
 }
 

@@ -162,17 +162,18 @@ fn baseline_predictions(
 ) -> Vec<LetterPrediction> {
     letters
         .iter()
-        .map(|l| LetterPrediction {
-            entities: dictionary_entities(l, lexicon)
-                .into_iter()
-                .map(|e| (e, 1.0))
-                .collect(),
-            decision_logits: Vec::new(),
-            p_overturned: l
-                .items
-                .iter()
-                .map(|it| bow.probability(l.slice(it.rationale)) as f32)
-                .collect(),
+        .map(|l| {
+            LetterPrediction::new(
+                dictionary_entities(l, lexicon)
+                    .into_iter()
+                    .map(|e| (e, 1.0))
+                    .collect(),
+                Vec::new(),
+                l.items
+                    .iter()
+                    .map(|it| bow.probability(l.slice(it.rationale)) as f32)
+                    .collect(),
+            )
         })
         .collect()
 }
@@ -254,7 +255,7 @@ impl FoldModel {
     fn inference(&self) -> Inference<'_> {
         match self {
             FoldModel::Trained(t) => t.inference(),
-            FoldModel::Loaded(m) => m.inference(),
+            FoldModel::Loaded(m) => Inference::of(m),
         }
     }
 }

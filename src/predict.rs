@@ -28,6 +28,27 @@ pub struct LetterPrediction {
     /// Per disputed item, in order: the raw decision logit and the calibrated P(Overturned).
     pub decision_logits: Vec<f32>,
     pub p_overturned: Vec<f32>,
+    /// The decision each probability gives (`decode::decision`).
+    pub decisions: Vec<crate::Decision>,
+}
+
+impl LetterPrediction {
+    /// A prediction with the decisions its probabilities give.
+    pub fn new(
+        entities: Vec<(EntitySpan, f32)>,
+        decision_logits: Vec<f32>,
+        p_overturned: Vec<f32>,
+    ) -> Self {
+        LetterPrediction {
+            entities,
+            decision_logits,
+            decisions: p_overturned
+                .iter()
+                .map(|&p| crate::decode::decision(f64::from(p)))
+                .collect(),
+            p_overturned,
+        }
+    }
 }
 
 /// Everything inference needs, borrowed: from a loaded model directory or from a model in
@@ -58,6 +79,19 @@ pub const INFERENCE_BATCH: usize = 16;
 const BATCH_WINDOW: usize = 512;
 
 impl<'a> Inference<'a> {
+    /// Inference with a loaded model directory.
+    pub fn of(model: &'a crate::artifacts::ModelDir) -> Self {
+        Inference::new(
+            &model.model,
+            &model.config.model,
+            model.config.calibration,
+            &model.tokenizer,
+            &model.lexicon,
+            &model.memory,
+            &model.device,
+        )
+    }
+
     pub fn new(
         model: &'a ImrModel,
         config: &'a ModelConfig,
@@ -142,15 +176,11 @@ impl<'a> Inference<'a> {
             let inputs = RuleInputs::of(enc);
             entities = rules::apply(&enc.chars, &inputs, &recalled, entities, &self.rules_off);
         }
-        let p_overturned = logits
+        let p_overturned: Vec<f32> = logits
             .iter()
             .map(|&z| self.calibration.probability(z))
             .collect();
-        LetterPrediction {
-            entities,
-            decision_logits: logits,
-            p_overturned,
-        }
+        LetterPrediction::new(entities, logits, p_overturned)
     }
 
     /// Per letter, row-major `(tokens, NUM_TAGS)` tag log-probabilities.

@@ -9,6 +9,7 @@ use imr::annotation::corpus::{self, LabelledLetter};
 use imr::artifacts::ModelDir;
 use imr::encode::lexicon::Lexicon;
 use imr::model::{ImrModel, ModelConfig, LSTM_CONTEXT};
+use imr::predict::Inference;
 use imr::tokenize::{bio_to_spans, spans_to_bio, LetterTokenizer};
 use imr::train::{self, TrainConfig, Trained};
 
@@ -272,7 +273,7 @@ fn save_then_load_gives_identical_predictions() {
     let loaded = ModelDir::load(&path).unwrap();
     let letters: Vec<&imr::Letter> = all_letters()[40..45].iter().map(|l| &l.letter).collect();
     let before = trained.inference().predict(&letters).unwrap();
-    let after = loaded.inference().predict(&letters).unwrap();
+    let after = Inference::of(&loaded).predict(&letters).unwrap();
     assert_eq!(before, after);
 
     // Saving over a model replaces it whole, and a temporary directory left by a crashed save
@@ -284,7 +285,7 @@ fn save_then_load_gives_identical_predictions() {
     save(&other, &path);
     let reloaded = ModelDir::load(&path).unwrap();
     assert_eq!(
-        reloaded.inference().predict(&letters).unwrap(),
+        Inference::of(&reloaded).predict(&letters).unwrap(),
         other.inference().predict(&letters).unwrap()
     );
     assert!(!stale.exists());
@@ -423,7 +424,7 @@ fn a_second_lstm_tagger_trains_beside_the_main_one_and_leaves_it_as_it_was() {
     save(&both, dir.path());
     let loaded = ModelDir::load(dir.path()).unwrap();
     assert_eq!(
-        loaded.inference().predict(&letters).unwrap(),
+        Inference::of(&loaded).predict(&letters).unwrap(),
         both.inference().predict(&letters).unwrap()
     );
 }

@@ -10,6 +10,7 @@ use super::train::{lexicons, load_letters, EncoderArgs};
 use super::{load_model, DecodeArgs, Outcome};
 use crate::cv::{cross_validate, CvReport};
 use crate::eval::{self, EvalReport};
+use crate::predict::Inference;
 use crate::train::{Progress, TrainConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -87,7 +88,7 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
         "no labelled letters under {:?}",
         args.data
     );
-    let inference = args.decoding.apply(model.inference());
+    let inference = args.decoding.apply(Inference::of(&model));
     let (mut report, scored) = eval::evaluate(&inference, &letters)?;
     if args.mask_conclusion {
         let masked: Vec<crate::annotation::corpus::LabelledLetter> = letters

@@ -12,8 +12,7 @@ use crate::annotation::Label;
 use crate::artifacts::ModelDir;
 use crate::letter::{self, Letter, ReadOptions};
 use crate::output::record::{EntityRecord, ItemPrediction, LetterRecord};
-use crate::predict::LetterPrediction;
-use crate::Decision;
+use crate::predict::{Inference, LetterPrediction};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum OutputFormat {
@@ -793,7 +792,7 @@ fn predict_chunk(
     let predictions: Vec<Result<Vec<LetterPrediction>, String>> = parts
         .par_iter()
         .map(|part| {
-            let inference = decoding.apply(model.inference());
+            let inference = decoding.apply(Inference::of(model));
             inference.predict(part).map_err(|e| e.to_string())
         })
         .collect();
@@ -837,12 +836,8 @@ pub fn record(name: &str, letter: &Letter, p: &LetterPrediction) -> LetterRecord
             score: (score * 1e4).round() / 1e4,
         })
         .collect();
-    for ((item, rec), &prob) in letter.items.iter().zip(&mut r.items).zip(&p.p_overturned) {
-        let predicted = if prob >= 0.5 {
-            Decision::Overturned
-        } else {
-            Decision::Upheld
-        };
+    let decided = p.p_overturned.iter().zip(&p.decisions);
+    for ((item, rec), (&prob, &predicted)) in letter.items.iter().zip(&mut r.items).zip(decided) {
         let inside = |label: Label| -> Option<String> {
             let found: Vec<String> = entities
                 .iter()

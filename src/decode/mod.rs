@@ -81,6 +81,16 @@ impl Calibration {
     }
 }
 
+/// The decision at a calibrated P(Overturned): Overturned from 0.5 on. The one place the
+/// threshold is written.
+pub fn decision(p_overturned: f64) -> crate::Decision {
+    if p_overturned >= 0.5 {
+        crate::Decision::Overturned
+    } else {
+        crate::Decision::Upheld
+    }
+}
+
 pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }

@@ -131,17 +131,11 @@ pub struct DecisionScores {
     pub confusion: BTreeMap<String, BTreeMap<String, usize>>,
 }
 
-/// Scores decisions from (stated, P(Overturned)) pairs, predicting Overturned at `p >= 0.5`.
+/// Scores decisions from (stated, P(Overturned)) pairs, predicting as `decode::decision`.
 pub fn decision_scores(pairs: &[(Decision, f64)]) -> DecisionScores {
     let predicted: Vec<Decision> = pairs
         .iter()
-        .map(|&(_, p)| {
-            if p >= 0.5 {
-                Decision::Overturned
-            } else {
-                Decision::Upheld
-            }
-        })
+        .map(|&(_, p)| crate::decode::decision(p))
         .collect();
     let stated: Vec<Decision> = pairs.iter().map(|p| p.0).collect();
     let mut s = classification_scores(&stated, &predicted);

@@ -470,11 +470,7 @@ fn error_tables(scored: &[Scored], out: &mut String) {
             let Some(stated) = item.stated_decision else {
                 continue;
             };
-            let predicted = if p >= 0.5 {
-                Decision::Overturned
-            } else {
-                Decision::Upheld
-            };
+            let predicted = crate::decode::decision(f64::from(p));
             if predicted == stated {
                 continue;
             }
