@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The k-fold figures in README.md: 5 folds over all labelled letters in data/, seed 13, with the
+# The k-fold figures in docs/EXPERIMENTS.md: 5 folds over all labelled letters in data/, seed 13, with the
 # baselines and the masked-verdict comparison on the same folds.
 # Writes reports/cv.json (every fold, the pooled out-of-fold figures, every decoding and
 # comparison), reports/cv.html (the page: tables, charts, every error) and reports/cv.txt.

@@ -21,7 +21,7 @@ for t in "${targets[@]}"; do
   extra=()
   if [ "$t" = letter_pdf ]; then
     # The PDF library can hang or run away with memory on crafted input: imr bounds both by
-    # reading PDFs in a child process (README, "Reading letters"), so here a hang or an OOM is
+    # reading PDFs in a child process (README, "Reading letters, and what is never touched"), so here a hang or an OOM is
     # logged and fuzzing goes on; a crash (panic escaping catch_unwind, abort, overflow) stops it.
     extra=(-fork=1 -ignore_timeouts=1 -ignore_ooms=1)
   fi

@@ -76,7 +76,7 @@ pub struct TrainArgs {
 }
 
 /// The encoder's shape beyond the defaults: convolutions, and optional LSTM and local
-/// self-attention layers (README, "The model").
+/// self-attention layers (docs/MODEL.md).
 #[derive(Debug, Args)]
 pub struct EncoderArgs {
     /// The dilation of each convolution block, comma-separated; given with no value, no

@@ -6,7 +6,7 @@
 //! tagger's windows then equal one pass over the whole letter, as for the convolutions
 //! (`ModelConfig::receptive_radius`). The scores are a dense `(seq, seq)` product per head with
 //! the band applied as a mask, the simplest form; computing only the band was not tried. What
-//! one layer costs and gives is measured in README, "What was measured to get here": slower and
+//! one layer costs and gives is measured in docs/EXPERIMENTS.md, "What was measured to get here": slower and
 //! less accurate than the convolutions alone, so the default model has none.
 
 use candle_core::{Module, Result, Tensor, D};

@@ -3,7 +3,7 @@
 //! bidirectional LSTM layer (`lstm.rs`) and local self-attention layers (`attention.rs`) on top.
 //!
 //! Convolutions by default: they batch into a few large matrix products on CPU. How they compare
-//! with the LSTM and attention layers, in speed and accuracy, is measured in README, "What was
+//! with the LSTM and attention layers, in speed and accuracy, is measured in docs/EXPERIMENTS.md, "What was
 //! measured to get here".
 
 use candle_core::{DType, Module, Result, Tensor};

@@ -6,7 +6,7 @@
 //! no backward pass: training composes the same arithmetic from candle ops (`layers.rs`,
 //! `encoder.rs`), and the tests below check that both give the same numbers.
 //!
-//! Why (README, "Speed"): profiled on the 130 letters, the tanh of candle's GELU took a quarter
+//! Why (docs/EXPERIMENTS.md, "Speed"): profiled on the 130 letters, the tanh of candle's GELU took a quarter
 //! of inference time, and allocating, page-faulting and copying the intermediate buffers about
 //! a fifth.
 

@@ -13,7 +13,7 @@ use super::fused::{ConvTaps, GeluResidual, MaskedLayerNorm};
 ///
 /// candle-nn's `Linear` turns `(batch, seq, in)` into a batched matmul of `batch` small
 /// products, which the CPU gemm runs one after another on one core; a single
-/// `(batch * seq, in) x (in, out)` product uses both cores (measured: README, "Speed").
+/// `(batch * seq, in) x (in, out)` product uses both cores (measured: docs/EXPERIMENTS.md, "Speed").
 #[derive(Debug, Clone)]
 pub struct Dense {
     weight: Tensor, // (out, in), as candle-nn names and lays it out

@@ -65,7 +65,7 @@ pub struct TrainConfig {
     pub lstm_units: usize,
     /// Cells per direction of a second tagger with a bidirectional LSTM encoder, trained
     /// beside the main one (`model::ModelConfig::lstm_tagger_units`; 0: none). 64 by default:
-    /// averaging the two taggers measured better than either (README, "What was measured").
+    /// averaging the two taggers measured better than either (docs/EXPERIMENTS.md, "What was measured").
     #[serde(default, skip_serializing_if = "crate::model::is_zero")]
     pub lstm_tagger_units: usize,
 }

@@ -50,7 +50,8 @@
 //! the 515 gold `QUANTITY` spans exactly; no gold diagnosis is cut as a list; where no gold
 //! span is, the rules add 10 spans (5 of them pains at a body part). The
 //! rules were written with all of `data/` in view, so cross-validation cannot tell how they
-//! carry over to unseen letters: README reports the decodings with and without.
+//! carry over to unseen letters: docs/EXPERIMENTS.md reports the decodings with and without,
+//! and every pass can be switched off by name to measure it on letters nobody read.
 
 use std::sync::LazyLock;
 
@@ -1115,7 +1116,7 @@ static PRODUCT_NUMBER: LazyLock<Regex> =
 /// Log-probability bonus for DRUG on the tokens of a drug-lexicon match (`B-DRUG` on its first,
 /// `I-DRUG` on the rest), added before Viterbi: where the model hesitates over a name the
 /// lexicon knows (`Fioricet`, `Naprosyn` in a sentence the letters never had), the name tips
-/// it. Chosen on the cross-validation (README): 0.5 to 3 all help, 2 most (DRUG strict F1
+/// it. Chosen on the cross-validation (docs/EXPERIMENTS.md): 0.5 to 3 all help, 2 most (DRUG strict F1
 /// 0.931 -> 0.937); the same bonus for the ICD-10-CM phrases lowered DIAGNOSIS, so there is
 /// none.
 pub const DRUG_LEXICON_PRIOR: f32 = 2.0;
