@@ -43,6 +43,13 @@ pub enum Error {
     },
     #[error("{}: {message}", escape_path(.path))]
     Format { path: PathBuf, message: String },
+    /// A line of a file imr reads back (a records file to resume) that is not what it should be.
+    #[error("{}:{line}: {message}", escape_path(.path))]
+    Line {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("{}: model: {message}", escape_path(.path))]
     Model { path: PathBuf, message: String },
     #[error("{} files cannot be used:\n  {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n  "))]
@@ -67,6 +74,7 @@ impl Error {
             | Error::NoItems { path }
             | Error::Annotation { path, .. }
             | Error::Format { path, .. }
+            | Error::Line { path, .. }
             | Error::Model { path, .. } => Some(path),
             Error::Many(_) | Error::Tensor(_) => None,
         }

@@ -124,6 +124,45 @@ impl<'a> Inference<'a> {
         EncodedLetter::new(letter, self.tokenizer, self.lexicon)
     }
 
+    /// Predicts letters on two cores: two halves split where half of the text is, not half
+    /// of the letters (candle's element-wise kernels are single-threaded, so each half runs its
+    /// own forward passes), so that neither core waits for the other. Output keeps input order;
+    /// a half whose prediction fails gives its error to each of its letters.
+    pub fn predict_on_cores(
+        &self,
+        letters: &[&Letter],
+    ) -> Vec<std::result::Result<LetterPrediction, std::sync::Arc<crate::Error>>> {
+        use rayon::prelude::*;
+        let total: usize = letters.iter().map(|l| l.text.len()).sum();
+        let mut acc = 0;
+        let half = letters
+            .iter()
+            .position(|l| {
+                acc += l.text.len();
+                2 * acc >= total
+            })
+            .map_or(1, |i| i + 1)
+            .clamp(1, letters.len().max(1));
+        let parts: Vec<&[&Letter]> = if half < letters.len() {
+            vec![&letters[..half], &letters[half..]]
+        } else {
+            vec![letters]
+        };
+        let predictions: Vec<Result<Vec<LetterPrediction>>> =
+            parts.par_iter().map(|part| self.predict(part)).collect();
+        let mut out = Vec::with_capacity(letters.len());
+        for (part, result) in parts.iter().zip(predictions) {
+            match result {
+                Ok(ps) => out.extend(ps.into_iter().map(Ok)),
+                Err(e) => {
+                    let e = std::sync::Arc::new(e);
+                    out.extend(part.iter().map(|_| Err(e.clone())));
+                }
+            }
+        }
+        out
+    }
+
     /// Predicts a batch of letters.
     pub fn predict(&self, letters: &[&Letter]) -> Result<Vec<LetterPrediction>> {
         let encoded = letters

@@ -7,7 +7,8 @@ use clap::Args;
 use rayon::prelude::*;
 
 use super::{display_name, emit, InputArgs, Outcome};
-use crate::letter::{self, Letter, ReadOptions};
+use crate::letter;
+use crate::letter::input::read;
 use crate::output::record::LetterRecord;
 
 #[derive(Debug, Args)]
@@ -56,14 +57,4 @@ pub(crate) fn run(args: ParseArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::SomeFailed
     })
-}
-
-pub(crate) fn read(path: &std::path::Path, options: &ReadOptions) -> crate::Result<Letter> {
-    if path.as_os_str() == "-" {
-        let (text, kind) =
-            letter::source::read_letter_from(path, &mut io::stdin().lock(), options)?;
-        letter::parse_letter(path, text, kind)
-    } else {
-        Letter::read_with(path, options)
-    }
 }

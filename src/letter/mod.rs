@@ -2,6 +2,7 @@
 //! the clinical case summary and the disputed items with their decisions and rationales — each
 //! with its character span in the letter text.
 
+pub mod input;
 mod parse;
 pub mod sandbox;
 pub mod source;

@@ -83,6 +83,7 @@ impl PdfSandbox {
             .spawn()
             .map_err(|e| pdf_error(format!("cannot start the PDF reader: {e}")))?;
         let pid = child.id();
+        let started = std::time::Instant::now();
         let mut stdin = child.stdin.take().expect("piped");
         let mut stdout = child.stdout.take().expect("piped");
         let mut stderr = child.stderr.take().expect("piped");
@@ -124,7 +125,9 @@ impl PdfSandbox {
         let status = child
             .wait()
             .map_err(|e| pdf_error(format!("PDF reader: {e}")))?;
-        if timed_out {
+        // The watchdog may lose the race with a child that ends right at the deadline (or,
+        // with a limit of 0, before the watchdog ran): the limit is the time taken.
+        if timed_out || started.elapsed() >= self.timeout {
             return Err(pdf_error(format!(
                 "gave up after {} s (time limit for one PDF)",
                 self.timeout.as_secs_f64()

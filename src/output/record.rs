@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use crate::letter::{Decision, Field, Letter, SourceKind, Span};
+use crate::annotation::Label;
+use crate::letter::{self, Decision, Field, Letter, SourceKind, Span};
+use crate::predict::LetterPrediction;
 
 /// One letter's line of output. `error` is set (and the rest empty) when the input failed.
 #[derive(Debug, Clone, Serialize)]
@@ -145,5 +147,51 @@ impl LetterRecord {
 
     pub fn to_line(&self) -> String {
         serde_json::to_string(self).expect("records always serialize")
+    }
+}
+
+impl LetterRecord {
+    /// The record of a letter with its predictions.
+    pub fn predicted(name: &str, letter: &Letter, p: &LetterPrediction) -> LetterRecord {
+        let mut r = LetterRecord::from_letter(name, letter);
+        let entities: Vec<EntityRecord> = p
+            .entities
+            .iter()
+            .map(|(e, score)| EntityRecord {
+                label: e.label,
+                start: e.start,
+                end: e.end,
+                text: letter.slice(e.span()).to_string(),
+                score: (score * 1e4).round() / 1e4,
+            })
+            .collect();
+        let decided = p.p_overturned.iter().zip(&p.decisions);
+        for ((item, rec), (&prob, &predicted)) in letter.items.iter().zip(&mut r.items).zip(decided)
+        {
+            let inside = |label: Label| -> Option<String> {
+                let found: Vec<String> = entities
+                    .iter()
+                    .filter(|e| {
+                        e.label == label
+                            && item
+                                .request
+                                .span
+                                .contains(&crate::Span::new(e.start, e.end))
+                    })
+                    .map(|e| letter::fold_whitespace(&e.text))
+                    .collect();
+                (!found.is_empty()).then(|| found.join("; "))
+            };
+            rec.prediction = Some(ItemPrediction {
+                predicted_decision: predicted,
+                p_overturned: (prob * 1e4).round() / 1e4,
+                agrees: item.stated_decision.map(|d| d == predicted),
+                drug: inside(Label::Drug),
+                dose: inside(Label::Dose),
+                quantity: inside(Label::Quantity),
+            });
+        }
+        r.entities = Some(entities);
+        r
     }
 }
