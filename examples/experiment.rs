@@ -29,10 +29,13 @@ fn main() {
     let (tr, dev) = train::split_dev(rest, 0.15, 7);
     let d = TrainConfig::default();
     let cfg = TrainConfig {
+        model: imr::model::ModelConfig {
+            dropout: env("DROPOUT", d.model.dropout),
+            hidden: env("HIDDEN", d.model.hidden),
+            ..d.model.clone()
+        },
         epochs,
-        dropout: env("DROPOUT", d.dropout),
         word_dropout: env("WORD_DROPOUT", d.word_dropout),
-        hidden: env("HIDDEN", d.hidden),
         learning_rate: env("LR", d.learning_rate),
         patience: env("PATIENCE", d.patience),
         ..d

@@ -45,20 +45,31 @@ fn the_built_in_model_is_models_default_and_its_lexicon_is_the_one_data_builds()
 }
 
 fn tiny_config(seed: u64, epochs: usize) -> TrainConfig {
+    let d = TrainConfig::default();
     TrainConfig {
+        model: ModelConfig {
+            vocab_size: 600,
+            embed_dim: 16,
+            hidden: 24,
+            // The shipped shape, small: a second tagger beside the convolutional one.
+            lstm_tagger_units: 8,
+            ..d.model.clone()
+        },
         seed,
         epochs,
-        vocab_size: 600,
-        embed_dim: 16,
-        hidden: 24,
         train_window: 128,
         batch_size: 8,
         learning_rate: 5e-3,
         patience: 100,
-        // The shipped shape, small: a second tagger beside the convolutional one.
-        lstm_tagger_units: 8,
-        ..TrainConfig::default()
+        ..d
     }
+}
+
+/// `tiny_config` with its network changed by `shape`.
+fn tiny_shaped(seed: u64, epochs: usize, shape: impl FnOnce(&mut ModelConfig)) -> TrainConfig {
+    let mut cfg = tiny_config(seed, epochs);
+    shape(&mut cfg.model);
+    cfg
 }
 
 /// Six letters (two with an Overturned item) for training, three for dev.
@@ -302,13 +313,12 @@ fn with_attention_layers_windows_still_equal_one_pass() {
     // Local attention widens the receptive field by its radius per layer; the windows' margins
     // must follow, and padding within a batch must not reach real tokens through the scores.
     let (tr, dev) = tiny_split();
-    let cfg = TrainConfig {
-        attention_layers: 2,
-        attention_heads: 2,
-        attention_radius: 24,
-        lstm_tagger_units: 0,
-        ..tiny_config(4, 2)
-    };
+    let cfg = tiny_shaped(4, 2, |m| {
+        m.attention_layers = 2;
+        m.attention_heads = 2;
+        m.attention_radius = 24;
+        m.lstm_tagger_units = 0;
+    });
     let trained = train::train(&cfg, &tr, &dev, lexicon(), &mut |_| {}).unwrap();
     assert_eq!(trained.config.model.receptive_radius(), 15 + 2 * 24);
     let losses: Vec<f64> = trained.log.iter().map(|e| e.tag_loss).collect();
@@ -323,11 +333,10 @@ fn with_an_lstm_layer_windows_nearly_equal_one_pass() {
     // tag (1e-6 here; 0.34 with no margin). The layer alone, without convolutions, so that
     // nothing else gives context; `--dilations` with no value trains this shape.
     let (tr, dev) = tiny_split();
-    let cfg = TrainConfig {
-        dilations: Vec::new(),
-        lstm_units: 12,
-        ..tiny_config(4, 2)
-    };
+    let cfg = tiny_shaped(4, 2, |m| {
+        m.dilations = Vec::new();
+        m.lstm_units = 12;
+    });
     let trained = train::train(&cfg, &tr, &dev, lexicon(), &mut |_| {}).unwrap();
     assert_eq!(trained.config.model.receptive_radius(), LSTM_CONTEXT);
     let losses: Vec<f64> = trained.log.iter().map(|e| e.tag_loss).collect();
@@ -338,10 +347,7 @@ fn with_an_lstm_layer_windows_nearly_equal_one_pass() {
 #[test]
 fn a_second_lstm_tagger_trains_beside_the_main_one_and_leaves_it_as_it_was() {
     let (tr, dev) = tiny_split();
-    let cfg = |units| TrainConfig {
-        lstm_tagger_units: units,
-        ..tiny_config(6, 3)
-    };
+    let cfg = |units| tiny_shaped(6, 3, |m| m.lstm_tagger_units = units);
     let alone = train::train(&cfg(0), &tr, &dev, lexicon(), &mut |_| {}).unwrap();
     let both = train::train(&cfg(12), &tr, &dev, lexicon(), &mut |_| {}).unwrap();
     let second: Vec<f64> = both.log.iter().map(|e| e.lstm_tag_loss.unwrap()).collect();

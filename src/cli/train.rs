@@ -53,16 +53,16 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = TrainConfig::default().batch_size)]
     batch_size: usize,
     /// Width of the encoder's hidden states.
-    #[arg(long, default_value_t = TrainConfig::default().hidden)]
+    #[arg(long, default_value_t = TrainConfig::default().model.hidden)]
     hidden: usize,
     /// Width of the word-piece embeddings.
-    #[arg(long, default_value_t = TrainConfig::default().embed_dim)]
+    #[arg(long, default_value_t = TrainConfig::default().model.embed_dim)]
     embed_dim: usize,
     /// Word pieces in the tokenizer trained on the letters.
-    #[arg(long, default_value_t = TrainConfig::default().vocab_size)]
+    #[arg(long, default_value_t = TrainConfig::default().model.vocab_size)]
     vocab_size: usize,
     /// Dropout between the layers during training.
-    #[arg(long, default_value_t = TrainConfig::default().dropout)]
+    #[arg(long, default_value_t = TrainConfig::default().model.dropout)]
     dropout: f32,
     /// Stop after this many epochs without improvement on the dev letters.
     #[arg(long, default_value_t = TrainConfig::default().patience)]
@@ -88,7 +88,7 @@ pub struct EncoderArgs {
     lstm_units: usize,
     /// Cells per direction of a second tagger beside the main one, with its own embedding and
     /// a bidirectional LSTM for encoder; tagging averages the two (0: none).
-    #[arg(long, default_value_t = TrainConfig::default().lstm_tagger_units)]
+    #[arg(long, default_value_t = TrainConfig::default().model.lstm_tagger_units)]
     lstm_tagger: usize,
     /// Local self-attention layers after the convolutions (0: the convolutions alone).
     #[arg(long, default_value_t = 0)]
@@ -103,39 +103,40 @@ pub struct EncoderArgs {
 
 impl EncoderArgs {
     /// `cfg` with these settings; attention heads and radius are recorded only with layers.
-    pub fn apply(&self, cfg: TrainConfig) -> TrainConfig {
-        let cfg = TrainConfig {
-            dilations: self.dilations.clone().unwrap_or(cfg.dilations),
-            lstm_units: self.lstm_units,
-            lstm_tagger_units: self.lstm_tagger,
-            ..cfg
-        };
-        if self.attention_layers == 0 {
-            return cfg;
+    pub fn apply(&self, mut cfg: TrainConfig) -> TrainConfig {
+        let m = &mut cfg.model;
+        if let Some(d) = &self.dilations {
+            m.dilations = d.clone();
         }
-        TrainConfig {
-            attention_layers: self.attention_layers,
-            attention_heads: self.attention_heads,
-            attention_radius: self.attention_radius,
-            ..cfg
+        m.lstm_units = self.lstm_units;
+        m.lstm_tagger_units = self.lstm_tagger;
+        if self.attention_layers > 0 {
+            m.attention_layers = self.attention_layers;
+            m.attention_heads = self.attention_heads;
+            m.attention_radius = self.attention_radius;
         }
+        cfg
     }
 }
 
 impl TrainArgs {
     fn config(&self) -> TrainConfig {
+        let d = TrainConfig::default();
         self.encoder.apply(TrainConfig {
+            model: crate::model::ModelConfig {
+                hidden: self.hidden,
+                embed_dim: self.embed_dim,
+                vocab_size: self.vocab_size,
+                dropout: self.dropout,
+                ..d.model
+            },
             seed: self.seed,
             epochs: self.epochs,
             learning_rate: self.learning_rate,
             batch_size: self.batch_size,
-            hidden: self.hidden,
-            embed_dim: self.embed_dim,
-            vocab_size: self.vocab_size,
-            dropout: self.dropout,
             patience: self.patience,
             average_last: self.average_last,
-            ..TrainConfig::default()
+            ..d
         })
     }
 }
@@ -275,27 +276,36 @@ mod tests {
         let default = config(&[]);
         assert_eq!(default, TrainConfig::default());
         let lstm = config(&["--lstm-units", "64"]);
-        assert_eq!((lstm.lstm_units, lstm.dilations), (64, vec![1, 2, 4, 8]));
+        assert_eq!(
+            (lstm.model.lstm_units, lstm.model.dilations),
+            (64, vec![1, 2, 4, 8])
+        );
         // `--dilations` with no value: no convolution blocks.
         let alone = config(&["--dilations", "--lstm-units", "32"]);
-        assert_eq!((alone.lstm_units, alone.dilations), (32, vec![]));
+        assert_eq!(
+            (alone.model.lstm_units, alone.model.dilations),
+            (32, vec![])
+        );
         let second = config(&["--lstm-tagger", "48"]);
         assert_eq!(
             (
-                second.lstm_tagger_units,
-                second.lstm_units,
-                second.dilations
+                second.model.lstm_tagger_units,
+                second.model.lstm_units,
+                second.model.dilations
             ),
             (48, 0, vec![1, 2, 4, 8])
         );
-        assert_eq!(config(&["--lstm-tagger", "0"]).lstm_tagger_units, 0);
+        assert_eq!(config(&["--lstm-tagger", "0"]).model.lstm_tagger_units, 0);
         let two = config(&["--dilations", "1,3"]);
-        assert_eq!(two.dilations, vec![1, 3]);
+        assert_eq!(two.model.dilations, vec![1, 3]);
         // Attention heads and radius are recorded only with layers.
         assert_eq!(config(&["--attention-heads", "2"]), TrainConfig::default());
         let attention = config(&["--attention-layers", "1"]);
         assert_eq!(
-            (attention.attention_layers, attention.attention_heads),
+            (
+                attention.model.attention_layers,
+                attention.model.attention_heads
+            ),
             (1, 4)
         );
     }

@@ -25,9 +25,14 @@ use crate::predict::Inference;
 use crate::tokenize::{spans_to_bio, LetterTokenizer};
 use crate::Decision;
 
-/// Everything that decides what model comes out, besides the data.
+/// Everything that decides what model comes out, besides the data: the network to train and
+/// how to train it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "TrainConfigFile", from = "TrainConfigFile")]
 pub struct TrainConfig {
+    /// The network. Its `vocab_size` is what the tokenizer is trained to (the model gets the
+    /// size it reached); `format_version`, `feature_dim` and `num_tags` are this imr's.
+    pub model: ModelConfig,
     pub seed: u64,
     pub epochs: usize,
     pub learning_rate: f64,
@@ -35,12 +40,6 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Tokens per training window.
     pub train_window: usize,
-    pub vocab_size: usize,
-    pub embed_dim: usize,
-    pub hidden: usize,
-    pub kernel: usize,
-    pub dilations: Vec<usize>,
-    pub dropout: f32,
     /// Epochs without dev improvement before stopping.
     pub patience: usize,
     /// Weight of the decision loss beside the tagging loss.
@@ -49,50 +48,135 @@ pub struct TrainConfig {
     pub word_dropout: f32,
     /// The model is the mean of the weights after each of the schedule's last this many epochs
     /// (those that ran, if early stopping cut them short). 0 or 1: the best epoch on dev is.
-    #[serde(default)]
     pub average_last: usize,
-    /// Local self-attention layers on top of the convolutions, their heads and radius in tokens
-    /// (`model::ModelConfig`); 0 layers, the default, is the convolutional encoder alone.
-    #[serde(default, skip_serializing_if = "crate::model::is_zero")]
-    pub attention_layers: usize,
-    #[serde(default, skip_serializing_if = "crate::model::is_zero")]
-    pub attention_heads: usize,
-    #[serde(default, skip_serializing_if = "crate::model::is_zero")]
-    pub attention_radius: usize,
-    /// Cells per direction of a bidirectional LSTM layer after the convolutions (0, the
-    /// default: none).
-    #[serde(default, skip_serializing_if = "crate::model::is_zero")]
-    pub lstm_units: usize,
-    /// Cells per direction of a second tagger with a bidirectional LSTM encoder, trained
-    /// beside the main one (`model::ModelConfig::lstm_tagger_units`; 0: none). 64 by default:
-    /// averaging the two taggers measured better than either (docs/EXPERIMENTS.md, "What was measured").
-    #[serde(default, skip_serializing_if = "crate::model::is_zero")]
-    pub lstm_tagger_units: usize,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
+            model: ModelConfig {
+                format_version: FORMAT_VERSION,
+                vocab_size: 4000,
+                embed_dim: 96,
+                feature_dim: FEATURE_DIM,
+                hidden: 128,
+                kernel: 3,
+                dilations: vec![1, 2, 4, 8],
+                dropout: 0.3,
+                num_tags: NUM_TAGS,
+                window: 1024,
+                window_margin: 32,
+                rationale_tokens: 384,
+                attention_layers: 0,
+                attention_heads: 0,
+                attention_radius: 0,
+                lstm_units: 0,
+                // Averaging the two taggers measured better than either
+                // (docs/EXPERIMENTS.md, "What was measured").
+                lstm_tagger_units: 64,
+            },
             seed: 13,
             epochs: 30,
             learning_rate: 2e-3,
             batch_size: 16,
             train_window: 256,
-            vocab_size: 4000,
-            embed_dim: 96,
-            hidden: 128,
-            kernel: 3,
-            dilations: vec![1, 2, 4, 8],
-            dropout: 0.3,
             patience: 8,
             decision_weight: 0.5,
             word_dropout: 0.1,
             average_last: 10,
-            attention_layers: 0,
-            attention_heads: 0,
-            attention_radius: 0,
-            lstm_units: 0,
-            lstm_tagger_units: 64,
+        }
+    }
+}
+
+/// `TrainConfig` as `config.json` ("training") and the cross-validation's fold fingerprints
+/// hold it: one flat object, the network's settings among the training's. The inference
+/// settings of the network (window, margin, rationale length) are not recorded: training
+/// does not choose them.
+#[derive(Serialize, Deserialize)]
+struct TrainConfigFile {
+    seed: u64,
+    epochs: usize,
+    learning_rate: f64,
+    batch_size: usize,
+    train_window: usize,
+    vocab_size: usize,
+    embed_dim: usize,
+    hidden: usize,
+    kernel: usize,
+    dilations: Vec<usize>,
+    dropout: f32,
+    patience: usize,
+    decision_weight: f64,
+    word_dropout: f32,
+    #[serde(default)]
+    average_last: usize,
+    #[serde(default, skip_serializing_if = "crate::model::is_zero")]
+    attention_layers: usize,
+    #[serde(default, skip_serializing_if = "crate::model::is_zero")]
+    attention_heads: usize,
+    #[serde(default, skip_serializing_if = "crate::model::is_zero")]
+    attention_radius: usize,
+    #[serde(default, skip_serializing_if = "crate::model::is_zero")]
+    lstm_units: usize,
+    #[serde(default, skip_serializing_if = "crate::model::is_zero")]
+    lstm_tagger_units: usize,
+}
+
+impl From<TrainConfig> for TrainConfigFile {
+    fn from(c: TrainConfig) -> Self {
+        let m = c.model;
+        TrainConfigFile {
+            seed: c.seed,
+            epochs: c.epochs,
+            learning_rate: c.learning_rate,
+            batch_size: c.batch_size,
+            train_window: c.train_window,
+            vocab_size: m.vocab_size,
+            embed_dim: m.embed_dim,
+            hidden: m.hidden,
+            kernel: m.kernel,
+            dilations: m.dilations,
+            dropout: m.dropout,
+            patience: c.patience,
+            decision_weight: c.decision_weight,
+            word_dropout: c.word_dropout,
+            average_last: c.average_last,
+            attention_layers: m.attention_layers,
+            attention_heads: m.attention_heads,
+            attention_radius: m.attention_radius,
+            lstm_units: m.lstm_units,
+            lstm_tagger_units: m.lstm_tagger_units,
+        }
+    }
+}
+
+impl From<TrainConfigFile> for TrainConfig {
+    fn from(f: TrainConfigFile) -> Self {
+        let d = TrainConfig::default();
+        TrainConfig {
+            model: ModelConfig {
+                vocab_size: f.vocab_size,
+                embed_dim: f.embed_dim,
+                hidden: f.hidden,
+                kernel: f.kernel,
+                dilations: f.dilations,
+                dropout: f.dropout,
+                attention_layers: f.attention_layers,
+                attention_heads: f.attention_heads,
+                attention_radius: f.attention_radius,
+                lstm_units: f.lstm_units,
+                lstm_tagger_units: f.lstm_tagger_units,
+                ..d.model
+            },
+            seed: f.seed,
+            epochs: f.epochs,
+            learning_rate: f.learning_rate,
+            batch_size: f.batch_size,
+            train_window: f.train_window,
+            patience: f.patience,
+            decision_weight: f.decision_weight,
+            word_dropout: f.word_dropout,
+            average_last: f.average_last,
         }
     }
 }
@@ -415,25 +499,10 @@ pub fn train(
 ) -> Result<Trained> {
     let device = Device::Cpu;
     let texts: Vec<&str> = train.iter().map(|l| l.letter.text.as_str()).collect();
-    let tokenizer = LetterTokenizer::train(&texts, cfg.vocab_size)?;
+    let tokenizer = LetterTokenizer::train(&texts, cfg.model.vocab_size)?;
     let mcfg = ModelConfig {
-        format_version: FORMAT_VERSION,
         vocab_size: tokenizer.vocab_size(),
-        embed_dim: cfg.embed_dim,
-        feature_dim: FEATURE_DIM,
-        hidden: cfg.hidden,
-        kernel: cfg.kernel,
-        dilations: cfg.dilations.clone(),
-        dropout: cfg.dropout,
-        num_tags: NUM_TAGS,
-        window: 1024,
-        window_margin: 32,
-        rationale_tokens: 384,
-        attention_layers: cfg.attention_layers,
-        attention_heads: cfg.attention_heads,
-        attention_radius: cfg.attention_radius,
-        lstm_units: cfg.lstm_units,
-        lstm_tagger_units: cfg.lstm_tagger_units,
+        ..cfg.model.clone()
     };
     let varmap = VarMap::new();
     let model = ImrModel::new(&mcfg, VarBuilder::from_varmap(&varmap, DType::F32, &device))?;
@@ -574,8 +643,8 @@ pub fn train(
                 ctx.shard(
                     windows,
                     items,
-                    &mut Dropout::new(cfg.dropout, seed(half)),
-                    &mut Dropout::new(cfg.dropout, seed(half) ^ stable_hash("lstm_tagger")),
+                    &mut Dropout::new(mcfg.dropout, seed(half)),
+                    &mut Dropout::new(mcfg.dropout, seed(half) ^ stable_hash("lstm_tagger")),
                 )
             };
             let (wa, wb) = chunk.split_at(chunk.len().div_ceil(2));
