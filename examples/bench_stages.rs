@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use imr::artifacts::ModelDir;
+use imr::artifacts::Model;
 use imr::decode::viterbi::viterbi_words;
 use imr::encode::EncodedLetter;
 use imr::letter::Letter;
@@ -25,7 +25,7 @@ fn main() -> anyhow::Result<()> {
     paths.sort();
 
     let t = Instant::now();
-    let model = ModelDir::load(&root.join("models/default"))?;
+    let model = Model::load(&root.join("models/default"))?;
     let load_s = t.elapsed().as_secs_f64();
     let inference = Inference::of(&model);
 

@@ -6,7 +6,7 @@
 //! `cargo run --release --example ensemble_check -- DIR...`
 
 use imr::annotation::Label;
-use imr::artifacts::ModelDir;
+use imr::artifacts::Model;
 use imr::cv;
 use imr::eval::{self, Scored};
 use imr::predict::Inference;
@@ -29,9 +29,9 @@ fn main() {
         }) {
             continue;
         }
-        let members: Vec<ModelDir> = dirs
+        let members: Vec<Model> = dirs
             .iter()
-            .map(|d| ModelDir::load(&d.join(format!("fold-{}", f + 1))).unwrap())
+            .map(|d| Model::load(&d.join(format!("fold-{}", f + 1))).unwrap())
             .collect();
         let test: Vec<_> = letters
             .iter()

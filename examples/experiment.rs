@@ -7,6 +7,7 @@
 //! README.md ("What was measured") came from this at the commits that made each change.
 
 use imr::annotation::Label;
+use imr::predict::Inference;
 use imr::train::{self, Progress, TrainConfig};
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -55,7 +56,7 @@ fn main() {
     );
     let bio = imr::predict::Inference {
         decoding: imr::decode::Decoding::Bio,
-        ..trained.inference()
+        ..Inference::of(&trained)
     };
     let (r, scored) = imr::eval::evaluate(&bio, &test).unwrap();
     let mut shown = 0;
@@ -118,7 +119,7 @@ fn main() {
     );
     let whole = imr::predict::Inference {
         decoding: imr::decode::Decoding::Full,
-        ..trained.inference()
+        ..Inference::of(&trained)
     };
     let (w, _) = imr::eval::evaluate(&whole, &test).unwrap();
     for (l, p) in &w.entities.strict.per_label {

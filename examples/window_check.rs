@@ -9,12 +9,12 @@
 
 use std::path::Path;
 
-use imr::artifacts::ModelDir;
+use imr::artifacts::Model;
 use imr::predict::Inference;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args().nth(1).unwrap_or("models/default".into());
-    let model = ModelDir::load(Path::new(&dir))?;
+    let model = Model::load(Path::new(&dir))?;
     let letters = imr::annotation::corpus::load(&["data/dwc-letters".into()])?;
     let mut inference = Inference::of(&model);
     let encoded = letters

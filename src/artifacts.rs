@@ -60,15 +60,38 @@ impl LabelsFile {
     }
 }
 
-/// A loaded model directory.
-pub struct ModelDir {
-    pub path: PathBuf,
+/// A trained model with all its parts: what `train` returns, what `save` writes as a model
+/// directory and what `load` reads back (and `predict` runs).
+pub struct Model {
+    /// The directory it was loaded from (none for a model fresh from training).
+    pub path: Option<PathBuf>,
     pub config: ConfigFile,
     pub tokenizer: LetterTokenizer,
     pub lexicon: Lexicon,
+    /// What the training and dev letters' gold tagged as drugs and diagnoses.
     pub memory: Memory,
-    pub model: ImrModel,
+    pub network: ImrModel,
+    /// The network's weights, by name.
+    pub varmap: VarMap,
+    /// One line per training epoch (`train_log.jsonl`; empty for the built-in model).
+    pub log: Vec<EpochLog>,
     pub device: Device,
+}
+
+/// One epoch's line of the training log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub tag_loss: f64,
+    /// The second tagger's tagging loss, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lstm_tag_loss: Option<f64>,
+    pub decision_loss: f64,
+    pub seconds: f64,
+    pub dev_entity_f1: Option<f64>,
+    pub dev_decision_macro_f1: Option<f64>,
+    pub dev_decision_auc: Option<f64>,
+    pub best: bool,
 }
 
 fn model_err(path: &Path, message: impl Into<String>) -> Error {
@@ -181,8 +204,8 @@ impl ModelFiles<'_> {
     }
 }
 
-impl ModelDir {
-    pub fn load(dir: &Path) -> Result<ModelDir> {
+impl Model {
+    pub fn load(dir: &Path) -> Result<Model> {
         if !dir.is_dir() {
             return Err(model_err(dir, "not a model directory (does not exist)"));
         }
@@ -190,13 +213,13 @@ impl ModelDir {
     }
 
     /// The copy of `models/default` built into this binary.
-    pub fn built_in() -> Result<ModelDir> {
+    pub fn built_in() -> Result<Model> {
         Self::load_from(ModelFiles::BuiltIn)
     }
 
     /// Loads and checks a model as one unit: every part must agree with the others, every
     /// setting be in range and every weight be used and finite, or the error names the file.
-    pub fn load_from(files: ModelFiles) -> Result<ModelDir> {
+    pub fn load_from(files: ModelFiles) -> Result<Model> {
         let dir = files.root();
         for f in [CONFIG, LABELS, TOKENIZER, LEXICON, MEMORY, WEIGHTS] {
             if let ModelFiles::Dir(d) = files {
@@ -266,22 +289,59 @@ impl ModelDir {
         let tensors = candle_core::safetensors::load_buffer(&files.read(WEIGHTS)?, &device)
             .map_err(|e| model_err(&weights_path, format!("unreadable weights: {e}")))?;
         check_weights(m, &tensors).map_err(|why| model_err(&weights_path, why))?;
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
-        let model = ImrModel::new(m, vb).map_err(|e| {
+        let varmap = VarMap::new();
+        {
+            let mut vars = varmap.data().lock().expect("not poisoned");
+            for (name, t) in tensors {
+                let var = t
+                    .to_dtype(DType::F32)
+                    .and_then(|t| candle_core::Var::from_tensor(&t))
+                    .map_err(|e| model_err(&weights_path, format!("{name}: {e}")))?;
+                vars.insert(name, var);
+            }
+        }
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+        let network = ImrModel::new(m, vb).map_err(|e| {
             model_err(
                 &weights_path,
                 format!("weights do not fit config.json: {e}"),
             )
         })?;
-        Ok(ModelDir {
-            path: dir,
+        // Not needed to run the model: a log that is missing or unreadable is left out.
+        let log = match files {
+            ModelFiles::Dir(d) => std::fs::read_to_string(d.join(TRAIN_LOG))
+                .map(|text| {
+                    text.lines()
+                        .filter_map(|l| serde_json::from_str(l).ok())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            ModelFiles::BuiltIn => Vec::new(),
+        };
+        Ok(Model {
+            path: Some(dir),
             config,
             tokenizer,
             lexicon,
             memory,
-            model,
+            network,
+            varmap,
+            log,
             device,
         })
+    }
+
+    /// The training log as `train_log.jsonl` holds it.
+    pub fn log_jsonl(&self) -> String {
+        self.log
+            .iter()
+            .map(|e| serde_json::to_string(e).expect("serializable") + "\n")
+            .collect()
+    }
+
+    /// Writes the model directory `dir` (atomically; see `save`).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        save(dir, self)
     }
 }
 
@@ -345,16 +405,6 @@ fn check_weights(
         }
     }
     Ok(())
-}
-
-/// The parts of a freshly trained model, ready to be written.
-pub struct TrainedParts<'a> {
-    pub config: &'a ConfigFile,
-    pub tokenizer: &'a LetterTokenizer,
-    pub lexicon: &'a Lexicon,
-    pub memory: &'a Memory,
-    pub varmap: &'a VarMap,
-    pub train_log: &'a str,
 }
 
 /// What a fold model kept by cross-validation was trained on (`eval --cv --fold-models`).
@@ -514,7 +564,7 @@ fn process_alive(_: u32) -> bool {
 /// `dir` that exists must be empty or a model directory (`is_model_dir`): nothing else is
 /// ever replaced. A failed write removes its temporary directory; those of killed runs are
 /// removed by the next save.
-pub fn save(dir: &Path, parts: &TrainedParts) -> Result<()> {
+fn save(dir: &Path, model: &Model) -> Result<()> {
     if dir.exists() && !is_empty_dir(dir) && !is_model_dir(dir) {
         return Err(model_err(
             dir,
@@ -529,26 +579,26 @@ pub fn save(dir: &Path, parts: &TrainedParts) -> Result<()> {
         std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
     std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let written = write_parts(&tmp, parts).and_then(|()| replace_with(dir, &tmp, &parent));
+    let written = write_parts(&tmp, model).and_then(|()| replace_with(dir, &tmp, &parent));
     if written.is_err() && only_model_files(&tmp) {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     written
 }
 
-fn write_parts(tmp: &Path, parts: &TrainedParts) -> Result<()> {
+fn write_parts(tmp: &Path, model: &Model) -> Result<()> {
     let write = |file: &str, content: &[u8]| -> Result<()> {
         let p = tmp.join(file);
         std::fs::write(&p, content).map_err(|e| Error::io(&p, e))
     };
     let json = |v: &dyn erased::Json| v.pretty();
-    write(CONFIG, json(parts.config).as_bytes())?;
+    write(CONFIG, json(&model.config).as_bytes())?;
     write(LABELS, json(&LabelsFile::current()).as_bytes())?;
-    write(TRAIN_LOG, parts.train_log.as_bytes())?;
-    parts.tokenizer.save(&tmp.join(TOKENIZER))?;
-    parts.lexicon.save(&tmp.join(LEXICON))?;
-    parts.memory.save(&tmp.join(MEMORY))?;
-    parts
+    write(TRAIN_LOG, model.log_jsonl().as_bytes())?;
+    model.tokenizer.save(&tmp.join(TOKENIZER))?;
+    model.lexicon.save(&tmp.join(LEXICON))?;
+    model.memory.save(&tmp.join(MEMORY))?;
+    model
         .varmap
         .save(tmp.join(WEIGHTS))
         .map_err(|e| model_err(&tmp.join(WEIGHTS), e.to_string()))?;

@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::annotation::corpus::LabelledLetter;
-use crate::artifacts::ModelDir;
+use crate::artifacts::Model;
 use crate::decode::memory::Memory;
 use crate::decode::Decoding;
 use crate::encode::lexicon::Lexicon;
@@ -244,22 +244,6 @@ pub fn flatten(r: &EvalReport) -> BTreeMap<String, f64> {
     m
 }
 
-/// A fold's model: trained now, or loaded from the fold-model folder where an earlier run with
-/// the same letters and settings left it.
-enum FoldModel {
-    Trained(Box<train::Trained>),
-    Loaded(Box<ModelDir>),
-}
-
-impl FoldModel {
-    fn inference(&self) -> Inference<'_> {
-        match self {
-            FoldModel::Trained(t) => t.inference(),
-            FoldModel::Loaded(m) => Inference::of(m),
-        }
-    }
-}
-
 /// What a fold model depends on, as far as a run can tell: the training settings, the crate
 /// version, feature width and model format, the lexicon's size, and every training and dev
 /// letter's text and gold, hashed (FNV-1a, so that the value is the same on every build). A
@@ -307,7 +291,7 @@ fn fold_model(
     lexicon: &Lexicon,
     cache: Option<&Path>,
     progress: &mut dyn FnMut(usize, Progress),
-) -> Result<FoldModel> {
+) -> Result<Model> {
     let (tr, dev) = train::split_dev(train_part, 0.15, cfg.seed.wrapping_add(f as u64));
     let fingerprint = fold_fingerprint(cfg, &tr, &dev, lexicon);
     let dir = cache.map(|c| c.join(format!("fold-{}", f + 1)));
@@ -318,7 +302,7 @@ fn fold_model(
             // builds it, so that a change to how it is built is measured on the kept networks.
             let letters: Vec<&LabelledLetter> = tr.iter().chain(&dev).collect();
             Memory::from_letters(&letters).save(&dir.join(crate::artifacts::MEMORY))?;
-            return Ok(FoldModel::Loaded(Box::new(ModelDir::load(dir)?)));
+            return Model::load(dir);
         }
     }
     let trained = train::train(cfg, &tr, &dev, lexicon.clone(), &mut |p| progress(f, p))?;
@@ -327,7 +311,7 @@ fn fold_model(
         let stamp = dir.join(FINGERPRINT_FILE);
         std::fs::write(&stamp, fingerprint + "\n").map_err(|e| Error::io(&stamp, e))?;
     }
-    Ok(FoldModel::Trained(Box::new(trained)))
+    Ok(trained)
 }
 
 /// The file in a cached fold model's directory that says what it was trained on.
@@ -364,7 +348,7 @@ pub fn cross_validate(
         for (d, pool) in Decoding::ALL.into_iter().zip(&mut by_decoding) {
             let inference = Inference {
                 decoding: d,
-                ..trained.inference()
+                ..Inference::of(&trained)
             };
             let (_, scored) = crate::eval::evaluate(&inference, &test)?;
             pool.add(
@@ -385,7 +369,7 @@ pub fn cross_validate(
                 .map(|l| mask_conclusions(&l.letter).map(|m| m.0))
                 .collect::<Result<_>>()?;
             let refs: Vec<&crate::Letter> = masked.iter().collect();
-            model_masked.add(&test_idx, &test, trained.inference().predict(&refs)?);
+            model_masked.add(&test_idx, &test, Inference::of(&trained).predict(&refs)?);
             baseline_masked.add(&test_idx, &test, baseline_predictions(&refs, &bow, lexicon));
         }
     }

@@ -79,10 +79,10 @@ pub const INFERENCE_BATCH: usize = 16;
 const BATCH_WINDOW: usize = 512;
 
 impl<'a> Inference<'a> {
-    /// Inference with a loaded model directory.
-    pub fn of(model: &'a crate::artifacts::ModelDir) -> Self {
+    /// Inference with a model, loaded or fresh from training.
+    pub fn of(model: &'a crate::artifacts::Model) -> Self {
         Inference::new(
-            &model.model,
+            &model.network,
             &model.config.model,
             model.config.calibration,
             &model.tokenizer,

@@ -6,12 +6,12 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use imr::annotation::corpus::{self, LabelledLetter};
-use imr::artifacts::ModelDir;
+use imr::artifacts::Model;
 use imr::encode::lexicon::Lexicon;
 use imr::model::{ImrModel, ModelConfig, LSTM_CONTEXT};
 use imr::predict::Inference;
 use imr::tokenize::{bio_to_spans, spans_to_bio, LetterTokenizer};
-use imr::train::{self, TrainConfig, Trained};
+use imr::train::{self, TrainConfig};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -34,9 +34,9 @@ fn lexicon() -> Lexicon {
 fn the_built_in_model_is_models_default_and_its_lexicon_is_the_one_data_builds() {
     // `train` without --lexicons trains with the built-in model's lexicon: it must be what
     // data/ gives, or the default training would change with where it runs.
-    let built_in = ModelDir::built_in().unwrap();
+    let built_in = Model::built_in().unwrap();
     assert!(built_in.lexicon == lexicon());
-    let shipped = ModelDir::load(&root().join("models/default")).unwrap();
+    let shipped = Model::load(&root().join("models/default")).unwrap();
     assert_eq!(
         serde_json::to_string(&built_in.config).unwrap(),
         serde_json::to_string(&shipped.config).unwrap(),
@@ -81,7 +81,7 @@ fn tiny_split() -> (Vec<LabelledLetter>, Vec<LabelledLetter>) {
     (train, dev)
 }
 
-fn tiny_trained(seed: u64, epochs: usize) -> Trained {
+fn tiny_trained(seed: u64, epochs: usize) -> Model {
     let (tr, dev) = tiny_split();
     train::train(
         &tiny_config(seed, epochs),
@@ -93,7 +93,7 @@ fn tiny_trained(seed: u64, epochs: usize) -> Trained {
     .unwrap()
 }
 
-fn save(trained: &Trained, dir: &Path) {
+fn save(trained: &Model, dir: &Path) {
     trained.save(dir).unwrap();
 }
 
@@ -194,7 +194,7 @@ fn the_last_epochs_weights_are_averaged() {
         };
         train::train(&cfg, &tr, &[], lexicon(), &mut |_| {}).unwrap()
     };
-    let weights = |t: &Trained| t.config.training["weights"].as_str().unwrap().to_string();
+    let weights = |t: &Model| t.config.training["weights"].as_str().unwrap().to_string();
     let (plain, averaged) = (run(0), run(2));
     assert_eq!(weights(&plain), "epoch 3");
     assert_eq!(weights(&averaged), "mean of epochs 2-3");
@@ -205,7 +205,7 @@ fn the_last_epochs_weights_are_averaged() {
     let bytes = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
     assert!(bytes(&a) != bytes(&b), "averaging changed no weight");
     // Same epochs, same losses: averaging only chooses the weights kept at the end.
-    let losses = |t: &Trained| t.log.iter().map(|e| e.tag_loss).collect::<Vec<_>>();
+    let losses = |t: &Model| t.log.iter().map(|e| e.tag_loss).collect::<Vec<_>>();
     assert_eq!(losses(&plain), losses(&averaged));
     // With dev letters too, and both dev scores are recorded.
     let with_dev = tiny_trained(11, 3);
@@ -281,9 +281,9 @@ fn save_then_load_gives_identical_predictions() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(leftovers.len(), 1, "{leftovers:?}");
-    let loaded = ModelDir::load(&path).unwrap();
+    let loaded = Model::load(&path).unwrap();
     let letters: Vec<&imr::Letter> = all_letters()[40..45].iter().map(|l| &l.letter).collect();
-    let before = trained.inference().predict(&letters).unwrap();
+    let before = Inference::of(&trained).predict(&letters).unwrap();
     let after = Inference::of(&loaded).predict(&letters).unwrap();
     assert_eq!(before, after);
 
@@ -294,10 +294,10 @@ fn save_then_load_gives_identical_predictions() {
     std::fs::create_dir(&stale).unwrap();
     std::fs::write(stale.join("config.json"), "{").unwrap();
     save(&other, &path);
-    let reloaded = ModelDir::load(&path).unwrap();
+    let reloaded = Model::load(&path).unwrap();
     assert_eq!(
         Inference::of(&reloaded).predict(&letters).unwrap(),
-        other.inference().predict(&letters).unwrap()
+        Inference::of(&other).predict(&letters).unwrap()
     );
     assert!(!stale.exists());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
@@ -356,7 +356,7 @@ fn a_second_lstm_tagger_trains_beside_the_main_one_and_leaves_it_as_it_was() {
 
     // Its own variables and dropout generator: the main tagger, its encoder and the decision
     // head come out byte for byte as trained without it.
-    let values = |t: &Trained| {
+    let values = |t: &Model| {
         let data = t.varmap.data().lock().unwrap();
         data.iter()
             .map(|(k, v)| {
@@ -383,15 +383,15 @@ fn a_second_lstm_tagger_trains_beside_the_main_one_and_leaves_it_as_it_was() {
         ..model.clone()
     };
     let letters: Vec<&imr::Letter> = all_letters()[..2].iter().map(|l| &l.letter).collect();
-    let mut inf = both.inference();
+    let mut inf = Inference::of(&both);
     let enc: Vec<_> = letters.iter().map(|l| inf.encode(l).unwrap()).collect();
     let whole = one_pass(&both.config.model);
     inf.config = &whole;
     let mean = inf.tag_log_probs(&enc).unwrap();
-    let (encoder, tagger) = both.model.lstm_tagger.clone().unwrap();
+    let (encoder, tagger) = both.network.lstm_tagger.clone().unwrap();
     let main = ImrModel {
         lstm_tagger: None,
-        ..both.model.clone()
+        ..both.network.clone()
     };
     let lstm = ImrModel {
         encoder,
@@ -407,7 +407,7 @@ fn a_second_lstm_tagger_trains_beside_the_main_one_and_leaves_it_as_it_was() {
         let inf = imr::predict::Inference {
             model,
             config,
-            ..both.inference()
+            ..Inference::of(&both)
         };
         inf.tag_log_probs(&enc).unwrap()
     };
@@ -428,10 +428,10 @@ fn a_second_lstm_tagger_trains_beside_the_main_one_and_leaves_it_as_it_was() {
     windows_equal_one_pass(&both, 1e-4);
     let dir = tempfile::tempdir().unwrap();
     save(&both, dir.path());
-    let loaded = ModelDir::load(dir.path()).unwrap();
+    let loaded = Model::load(dir.path()).unwrap();
     assert_eq!(
         Inference::of(&loaded).predict(&letters).unwrap(),
-        both.inference().predict(&letters).unwrap()
+        Inference::of(&both).predict(&letters).unwrap()
     );
 }
 
@@ -439,9 +439,9 @@ fn a_second_lstm_tagger_trains_beside_the_main_one_and_leaves_it_as_it_was() {
 /// compare windowed inference against a window larger than the letter, up to `tolerance` in
 /// log-probability. The windows keep only the receptive radius as margin, so that a radius too
 /// small shows.
-fn windows_equal_one_pass(trained: &Trained, tolerance: f32) {
+fn windows_equal_one_pass(trained: &Model, tolerance: f32) {
     let letters: Vec<&imr::Letter> = all_letters()[..3].iter().map(|l| &l.letter).collect();
-    let mut inf = trained.inference();
+    let mut inf = Inference::of(trained);
     let enc: Vec<_> = letters.iter().map(|l| inf.encode(l).unwrap()).collect();
     let mut tight = trained.config.model.clone();
     tight.window_margin = 0;

@@ -104,7 +104,13 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
         report.masked_conclusion = Some(m.decisions.model);
     }
     if let Some(path) = &args.report {
-        let title = format!("imr accuracy report: {}", model.path.display());
+        let title = format!(
+            "imr accuracy report: {}",
+            model.path.as_ref().map_or_else(
+                || "(built-in default model)".into(),
+                |p| p.display().to_string()
+            )
+        );
         write_report(path, &title, &report, None, &scored)?;
     }
     let mut out = std::io::stdout().lock();

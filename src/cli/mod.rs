@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::artifacts::ModelDir;
+use crate::artifacts::Model;
 use crate::decode::rules::RulesOff;
 use crate::decode::Decoding;
 use crate::letter::sandbox::{DEFAULT_PDF_MEMORY, DEFAULT_PDF_TIMEOUT};
@@ -212,13 +212,13 @@ pub(crate) fn emit(out: &mut impl Write, line: &str) -> io::Result<()> {
 /// The model to use: `--model DIR`, else `$IMR_MODEL`, else `models/default` in the current
 /// directory (a model retrained in the source tree), else the copy of the default model built
 /// into this binary.
-pub(crate) fn load_model(given: Option<&Path>) -> anyhow::Result<ModelDir> {
+pub(crate) fn load_model(given: Option<&Path>) -> anyhow::Result<Model> {
     let dir = given
         .map(Path::to_path_buf)
         .or_else(|| std::env::var_os("IMR_MODEL").map(PathBuf::from))
         .or_else(|| Some(PathBuf::from("models/default")).filter(|p| p.is_dir()));
     Ok(match dir {
-        Some(dir) => ModelDir::load(&dir)?,
-        None => ModelDir::built_in()?,
+        Some(dir) => Model::load(&dir)?,
+        None => Model::built_in()?,
     })
 }

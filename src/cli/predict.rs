@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
 use super::{display_name, emit, load_model, DecodeArgs, InputArgs, Outcome};
-use crate::artifacts::ModelDir;
+use crate::artifacts::Model;
 use crate::letter::input::{self, Input};
 use crate::letter::{self, Letter, ReadOptions};
 use crate::output::record::LetterRecord;
@@ -73,7 +73,7 @@ const CHUNK: usize = 32;
 /// Reads, parses and predicts a chunk of inputs; each input gets a record, failed or not,
 /// with the words of its letter (for the progress bar).
 fn predict_chunk(
-    model: &ModelDir,
+    model: &Model,
     inputs: Vec<Input>,
     options: &ReadOptions,
     decoding: &DecodeArgs,

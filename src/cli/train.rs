@@ -165,7 +165,7 @@ pub(crate) fn lexicons(dir: Option<&std::path::Path>) -> anyhow::Result<Lexicon>
     match dir {
         Some(dir) => Lexicon::from_data_dir(dir)
             .with_context(|| format!("building lexicons from {}", dir.display())),
-        None => Ok(crate::artifacts::ModelDir::built_in()
+        None => Ok(crate::artifacts::Model::built_in()
             .context("the built-in default model's lexicon")?
             .lexicon),
     }

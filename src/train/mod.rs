@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::annotation::corpus::LabelledLetter;
 use crate::annotation::tags::NUM_TAGS;
-use crate::artifacts::ConfigFile;
+use crate::artifacts::{ConfigFile, EpochLog, Model};
 use crate::decode::memory::Memory;
 use crate::decode::{Calibration, Decoding};
 use crate::encode::features::FEATURE_DIM;
@@ -178,71 +178,6 @@ impl From<TrainConfigFile> for TrainConfig {
             word_dropout: f.word_dropout,
             average_last: f.average_last,
         }
-    }
-}
-
-/// One epoch's line of the training log.
-#[derive(Debug, Clone, Serialize)]
-pub struct EpochLog {
-    pub epoch: usize,
-    pub tag_loss: f64,
-    /// The second tagger's tagging loss, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lstm_tag_loss: Option<f64>,
-    pub decision_loss: f64,
-    pub seconds: f64,
-    pub dev_entity_f1: Option<f64>,
-    pub dev_decision_macro_f1: Option<f64>,
-    pub dev_decision_auc: Option<f64>,
-    pub best: bool,
-}
-
-/// What training produces.
-pub struct Trained {
-    pub config: ConfigFile,
-    pub tokenizer: LetterTokenizer,
-    pub lexicon: Lexicon,
-    /// What the training and dev letters' gold tagged as drugs and diagnoses.
-    pub memory: Memory,
-    pub varmap: VarMap,
-    pub model: ImrModel,
-    pub log: Vec<EpochLog>,
-}
-
-impl Trained {
-    pub fn inference(&self) -> Inference<'_> {
-        static CPU: Device = Device::Cpu;
-        Inference::new(
-            &self.model,
-            &self.config.model,
-            self.config.calibration,
-            &self.tokenizer,
-            &self.lexicon,
-            &self.memory,
-            &CPU,
-        )
-    }
-
-    /// Writes the model directory (atomically; see `artifacts::save`).
-    pub fn save(&self, dir: &std::path::Path) -> Result<()> {
-        crate::artifacts::save(
-            dir,
-            &crate::artifacts::TrainedParts {
-                config: &self.config,
-                tokenizer: &self.tokenizer,
-                lexicon: &self.lexicon,
-                memory: &self.memory,
-                varmap: &self.varmap,
-                train_log: &self.log_jsonl(),
-            },
-        )
-    }
-
-    pub fn log_jsonl(&self) -> String {
-        self.log
-            .iter()
-            .map(|e| serde_json::to_string(e).expect("serializable") + "\n")
-            .collect()
     }
 }
 
@@ -489,14 +424,18 @@ struct ShardLoss {
     decision: f64,
 }
 
-/// Trains on `train`, choosing the epoch and fitting the calibration on `dev`.
+/// Trains on `train`, choosing the epoch and fitting the calibration on `dev`. The steps:
+/// a tokenizer from the training letters, a seeded network, the letters encoded once, then
+/// epochs of shuffled windows (each step's batch split between the two cores) scored on `dev`
+/// until it stops improving, the weights of the last epochs averaged, the decision calibrated
+/// on `dev`, and the memory of the gold's phrases.
 pub fn train(
     cfg: &TrainConfig,
     train: &[LabelledLetter],
     dev: &[LabelledLetter],
     lexicon: Lexicon,
     progress: &mut dyn FnMut(Progress),
-) -> Result<Trained> {
+) -> Result<Model> {
     let device = Device::Cpu;
     let texts: Vec<&str> = train.iter().map(|l| l.letter.text.as_str()).collect();
     let tokenizer = LetterTokenizer::train(&texts, cfg.model.vocab_size)?;
@@ -505,42 +444,9 @@ pub fn train(
         ..cfg.model.clone()
     };
     let varmap = VarMap::new();
-    let model = ImrModel::new(&mcfg, VarBuilder::from_varmap(&varmap, DType::F32, &device))?;
+    let network = ImrModel::new(&mcfg, VarBuilder::from_varmap(&varmap, DType::F32, &device))?;
     seeded_init(&varmap, cfg.seed)?;
-
-    // Encode once: tokens, features, BIO targets.
-    let encoded: Vec<EncodedLetter> = train
-        .iter()
-        .map(|l| EncodedLetter::new(&l.letter, &tokenizer, &lexicon))
-        .collect::<Result<_>>()?;
-    let targets: Vec<Vec<u32>> = train
-        .iter()
-        .zip(&encoded)
-        .map(|(l, e)| {
-            spans_to_bio(&e.tokens.offsets, &l.entities)
-                .0
-                .into_iter()
-                .map(|t| t as u32)
-                .collect()
-        })
-        .collect();
-    let items: Vec<(usize, usize, f32)> = train
-        .iter()
-        .enumerate()
-        .flat_map(|(li, l)| {
-            l.letter
-                .items
-                .iter()
-                .enumerate()
-                .filter_map(move |(ii, it)| {
-                    it.stated_decision
-                        .map(|d| (li, ii, f32::from(u8::from(d == Decision::Overturned))))
-                })
-        })
-        .collect();
-    let n_pos = items.iter().filter(|i| i.2 > 0.5).count().max(1);
-    let pos_weight = ((items.len() - n_pos.min(items.len())) as f32 / n_pos as f32).max(1.0);
-
+    let examples = Examples::new(train, &tokenizer, &lexicon)?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut opt = AdamW::new(
         varmap.all_vars(),
@@ -550,50 +456,144 @@ pub fn train(
             ..Default::default()
         },
     )?;
-    let w = cfg.train_window;
-    let steps_estimate = encoded
-        .iter()
-        .map(|e| e.len().div_ceil(w))
-        .sum::<usize>()
-        .div_ceil(cfg.batch_size);
     progress(Progress::Start {
         epochs: cfg.epochs,
-        steps_per_epoch: steps_estimate,
+        steps_per_epoch: examples.steps_per_epoch(cfg),
     });
-
-    // Dev evaluation and calibration read raw logits: the calibration is what is being fitted.
-    // Dev entities are scored with plain BIO decoding: the model's own tagging, for early
-    // stopping and the recorded scores (and the best epoch with `average_last` 0), untouched by
-    // the rules of the default decoding.
     let no_memory = Memory::default();
-    let uncalibrated = |model| Inference {
-        decoding: Decoding::Bio,
-        ..Inference::new(
-            model,
-            &mcfg,
-            Calibration::identity(),
-            &tokenizer,
-            &lexicon,
-            &no_memory,
-            &device,
-        )
+    let parts = Parts {
+        cfg,
+        mcfg: &mcfg,
+        network: &network,
+        tokenizer: &tokenizer,
+        lexicon: &lexicon,
+        memory: &no_memory,
+        device: &device,
     };
+    let mut choice = WeightChoice::new(cfg);
     let mut log = Vec::new();
-    let mut best: Option<(f64, Vec<(Var, Tensor)>)> = None;
-    let mut since_best = 0;
-    // Running sum of the weights of the epochs from `average_from` on, and how many.
-    let average_from = cfg.epochs.saturating_sub(cfg.average_last) + 1;
-    let mut weight_sum: Option<Vec<(Var, Tensor)>> = None;
-    let mut averaged = 0usize;
-    let dec_batch = (cfg.batch_size / 2).max(1);
     for epoch in 1..=cfg.epochs {
         let t0 = std::time::Instant::now();
         // Linear decay to a tenth of the rate by the last epoch: late epochs refine.
         let progress_frac = (epoch - 1) as f64 / cfg.epochs.max(2).saturating_sub(1) as f64;
         opt.set_learning_rate(cfg.learning_rate * (1.0 - 0.9 * progress_frac));
-        // Windows start at a random shift each epoch, so edges fall in new places.
+        let mut entry = run_epoch(
+            &parts, &examples, epoch, &mut rng, &mut opt, &varmap, progress,
+        )?;
+        choice.add_to_average(epoch, &varmap)?;
+        let score = parts
+            .score_on_dev(dev, Some(&mut entry))?
+            .unwrap_or(epoch as f64);
+        let stop = choice.keep_if_best(score, &varmap, &mut entry)?;
+        entry.seconds = t0.elapsed().as_secs_f64();
+        progress(Progress::Epoch(&entry));
+        log.push(entry);
+        if stop {
+            break;
+        }
+    }
+    let (weights, dev_scores) = choice.finish(&log, &parts, dev)?;
+    let calibration = parts.calibrate(dev, examples.pos_weight)?;
+    let config = ConfigFile {
+        format_version: FORMAT_VERSION,
+        model: mcfg.clone(),
+        calibration,
+        training: serde_json::json!({
+            "config": cfg,
+            "train_letters": train.len(),
+            "dev_letters": dev.len(),
+            "train_items": examples.items.len(),
+            "overturned_weight": examples.pos_weight,
+            "epochs_run": log.len(),
+            "weights": weights,
+            "dev_scores": dev_scores,
+        }),
+    };
+    let labelled: Vec<&LabelledLetter> = train.iter().chain(dev).collect();
+    Ok(Model {
+        path: None,
+        config,
+        tokenizer,
+        lexicon,
+        memory: Memory::from_letters(&labelled),
+        network,
+        varmap,
+        log,
+        device,
+    })
+}
+
+/// The training letters encoded once: tokens and features, BIO targets, and the items with a
+/// stated decision (letter, item, 1 for Overturned) with the weight of the rare class.
+struct Examples {
+    encoded: Vec<EncodedLetter>,
+    targets: Vec<Vec<u32>>,
+    items: Vec<(usize, usize, f32)>,
+    pos_weight: f32,
+}
+
+impl Examples {
+    fn new(
+        train: &[LabelledLetter],
+        tokenizer: &LetterTokenizer,
+        lexicon: &Lexicon,
+    ) -> Result<Self> {
+        let encoded: Vec<EncodedLetter> = train
+            .iter()
+            .map(|l| EncodedLetter::new(&l.letter, tokenizer, lexicon))
+            .collect::<Result<_>>()?;
+        let targets: Vec<Vec<u32>> = train
+            .iter()
+            .zip(&encoded)
+            .map(|(l, e)| {
+                spans_to_bio(&e.tokens.offsets, &l.entities)
+                    .0
+                    .into_iter()
+                    .map(|t| t as u32)
+                    .collect()
+            })
+            .collect();
+        let items: Vec<(usize, usize, f32)> = train
+            .iter()
+            .enumerate()
+            .flat_map(|(li, l)| {
+                l.letter
+                    .items
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(ii, it)| {
+                        it.stated_decision
+                            .map(|d| (li, ii, f32::from(u8::from(d == Decision::Overturned))))
+                    })
+            })
+            .collect();
+        let n_pos = items.iter().filter(|i| i.2 > 0.5).count().max(1);
+        let pos_weight = ((items.len() - n_pos.min(items.len())) as f32 / n_pos as f32).max(1.0);
+        Ok(Examples {
+            encoded,
+            targets,
+            items,
+            pos_weight,
+        })
+    }
+
+    fn steps_per_epoch(&self, cfg: &TrainConfig) -> usize {
+        self.encoded
+            .iter()
+            .map(|e| e.len().div_ceil(cfg.train_window))
+            .sum::<usize>()
+            .div_ceil(cfg.batch_size)
+    }
+
+    /// One epoch's tagging windows `(letter, start, end)`, each letter's starting at a random
+    /// shift so that edges fall in new places, all shuffled; and the items' shuffled order.
+    fn epoch_order(
+        &self,
+        w: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> (Vec<(usize, usize, usize)>, Vec<usize>) {
         let mut windows = Vec::new();
-        for (li, e) in encoded.iter().enumerate() {
+        for (li, e) in self.encoded.iter().enumerate() {
             let shift = rng.random_range(0..w / 2);
             let mut s = 0usize;
             let mut first = true;
@@ -608,164 +608,74 @@ pub fn train(
                 first = false;
             }
         }
-        windows.shuffle(&mut rng);
-        let mut order: Vec<usize> = (0..items.len()).collect();
-        order.shuffle(&mut rng);
-        let (mut tag_sum, mut dec_sum, mut steps) = (0f64, 0f64, 0usize);
-        let mut lstm_sum: Option<f64> = None;
-        for (step, chunk) in windows.chunks(cfg.batch_size).enumerate() {
-            let sel: Vec<(usize, usize, f32)> = if items.is_empty() {
-                Vec::new()
-            } else {
-                (0..dec_batch)
-                    .map(|k| items[order[(step * dec_batch + k) % items.len()]])
-                    .collect()
-            };
-            let ctx = StepContext {
-                model: &model,
-                encoded: &encoded,
-                targets: &targets,
-                pad_id: tokenizer.pad_id(),
-                unk_id: tokenizer.unk_id(),
-                word_dropout: cfg.word_dropout,
-                rationale_tokens: mcfg.rationale_tokens,
-                pos_weight,
-                decision_weight: cfg.decision_weight,
-                tag_tokens: chunk.iter().map(|w| w.2 - w.1).sum(),
-                decisions: sel.len(),
-                device: &device,
-            };
-            // Data parallel: the two halves of the batch go forward and backward on the two
-            // cores, and their gradients are summed (each half's loss is already scaled by the
-            // whole batch's size). Dropout seeds depend on (seed, epoch, step, half) only.
-            let seed = |half: u64| cfg.seed ^ stable_hash(&format!("{epoch}/{step}/{half}"));
-            let shard = |windows, items, half| {
-                ctx.shard(
-                    windows,
-                    items,
-                    &mut Dropout::new(mcfg.dropout, seed(half)),
-                    &mut Dropout::new(mcfg.dropout, seed(half) ^ stable_hash("lstm_tagger")),
-                )
-            };
-            let (wa, wb) = chunk.split_at(chunk.len().div_ceil(2));
-            let (da, db) = sel.split_at(sel.len().div_ceil(2));
-            let (ra, rb) = rayon::join(|| shard(wa, da, 0), || shard(wb, db, 1));
-            let (a, b) = (ra?, rb?);
-            tag_sum += a.tag + b.tag;
-            dec_sum += a.decision + b.decision;
-            for part in [a.lstm_tag, b.lstm_tag].into_iter().flatten() {
-                *lstm_sum.get_or_insert(0.0) += part;
-            }
-            let grads = match (a.grads, b.grads) {
-                (Some(mut a), Some(b)) => {
-                    for var in varmap.all_vars() {
-                        if let Some(gb) = b.get(var.as_tensor()) {
-                            let sum = match a.get(var.as_tensor()) {
-                                Some(ga) => (ga + gb)?,
-                                None => gb.clone(),
-                            };
-                            a.insert(var.as_tensor(), sum);
-                        }
-                    }
-                    Some(a)
-                }
-                (a, b) => a.or(b),
-            };
-            if let Some(grads) = grads {
-                opt.step(&grads)?;
-            }
-            steps += 1;
-            progress(Progress::Step);
-        }
+        windows.shuffle(rng);
+        let mut order: Vec<usize> = (0..self.items.len()).collect();
+        order.shuffle(rng);
+        (windows, order)
+    }
+}
 
-        let mut entry = EpochLog {
-            epoch,
-            tag_loss: tag_sum / steps.max(1) as f64,
-            lstm_tag_loss: lstm_sum.map(|s| s / steps.max(1) as f64),
-            decision_loss: dec_sum / steps.max(1) as f64,
-            seconds: 0.0,
-            dev_entity_f1: None,
-            dev_decision_macro_f1: None,
-            dev_decision_auc: None,
-            best: false,
-        };
-        if cfg.average_last > 1 && epoch >= average_from {
-            weight_sum = Some(match weight_sum.take() {
-                None => snapshot(&varmap)?,
-                Some(sum) => sum
-                    .into_iter()
-                    .map(|(var, t)| Ok((var.clone(), (t + var.as_tensor())?)))
-                    .collect::<candle_core::Result<_>>()?,
-            });
-            averaged += 1;
+/// The model's parts as training holds them, for the steps and the dev scoring.
+struct Parts<'a> {
+    cfg: &'a TrainConfig,
+    mcfg: &'a ModelConfig,
+    network: &'a ImrModel,
+    tokenizer: &'a LetterTokenizer,
+    lexicon: &'a Lexicon,
+    memory: &'a Memory,
+    device: &'a Device,
+}
+
+impl Parts<'_> {
+    /// Dev evaluation and calibration read raw logits: the calibration is what is being
+    /// fitted. Dev entities are scored with plain BIO decoding: the model's own tagging, for
+    /// early stopping and the recorded scores, untouched by the rules of the default decoding.
+    fn uncalibrated(&self) -> Inference<'_> {
+        Inference {
+            decoding: Decoding::Bio,
+            ..Inference::new(
+                self.network,
+                self.mcfg,
+                Calibration::identity(),
+                self.tokenizer,
+                self.lexicon,
+                self.memory,
+                self.device,
+            )
         }
-        let score = if dev.is_empty() {
-            // Without a dev set the last epoch is kept.
-            epoch as f64
-        } else {
-            let (r, _) = eval::evaluate(&uncalibrated(&model), dev)?;
+    }
+
+    /// The dev score (`dev_score`), recorded in `entry` when one is given; none without dev
+    /// letters.
+    fn score_on_dev(
+        &self,
+        dev: &[LabelledLetter],
+        entry: Option<&mut EpochLog>,
+    ) -> Result<Option<f64>> {
+        if dev.is_empty() {
+            return Ok(None);
+        }
+        let (r, _) = eval::evaluate(&self.uncalibrated(), dev)?;
+        if let Some(entry) = entry {
             entry.dev_entity_f1 = Some(r.entities.strict.micro.f1);
             entry.dev_decision_macro_f1 = Some(r.decisions.model.macro_f1);
             entry.dev_decision_auc = r.decisions.model.roc_auc;
-            dev_score(&r)
-        };
-        if best.as_ref().is_none_or(|(b, _)| score > *b) {
-            best = Some((score, snapshot(&varmap)?));
-            entry.best = true;
-            since_best = 0;
-        } else {
-            since_best += 1;
         }
-        entry.seconds = t0.elapsed().as_secs_f64();
-        progress(Progress::Epoch(&entry));
-        log.push(entry);
-        if since_best >= cfg.patience {
-            break;
-        }
-    }
-    // The average of the last epochs' weights replaces the best epoch's: at the end of the
-    // decaying learning rate it is the better estimate, and a best epoch picked among 30 noisy
-    // dev scores flatters itself. Both dev scores are recorded.
-    let best_epoch = log.iter().rev().find(|e| e.best).map(|e| e.epoch);
-    let mut weights = best_epoch.map_or("last epoch".to_string(), |e| format!("epoch {e}"));
-    let mut dev_scores = serde_json::Map::new();
-    if let Some((score, _)) = best.as_ref().filter(|_| !dev.is_empty()) {
-        dev_scores.insert("best_epoch".into(), serde_json::json!(score));
-    }
-    match weight_sum.filter(|_| averaged > 1) {
-        Some(sum) => {
-            let mean: Vec<(Var, Tensor)> = sum
-                .into_iter()
-                .map(|(var, t)| Ok((var, (t / averaged as f64)?)))
-                .collect::<candle_core::Result<_>>()?;
-            restore(&mean)?;
-            weights = format!(
-                "mean of epochs {}-{}",
-                average_from,
-                average_from + averaged - 1
-            );
-            if !dev.is_empty() {
-                let (r, _) = eval::evaluate(&uncalibrated(&model), dev)?;
-                dev_scores.insert("average".into(), serde_json::json!(dev_score(&r)));
-            }
-        }
-        None => {
-            if let Some((_, saved)) = &best {
-                restore(saved)?;
-            }
-        }
+        Ok(Some(dev_score(&r)))
     }
 
-    // Calibrate on dev; without one, undo the class weighting's shift of the logits.
-    let prior_corrected = Calibration {
-        a: 1.0,
-        b: -pos_weight.ln(),
-    };
-    let calibration = if dev.is_empty() {
-        prior_corrected
-    } else {
+    /// Platt scaling fitted on dev; without one, or with a fit that flips the logit's sign (a
+    /// dev set too small to trust), the class weighting's shift of the logits undone.
+    fn calibrate(&self, dev: &[LabelledLetter], pos_weight: f32) -> Result<Calibration> {
+        let prior_corrected = Calibration {
+            a: 1.0,
+            b: -pos_weight.ln(),
+        };
+        if dev.is_empty() {
+            return Ok(prior_corrected);
+        }
         let refs: Vec<&crate::Letter> = dev.iter().map(|l| &l.letter).collect();
-        let preds = uncalibrated(&model).predict(&refs)?;
+        let preds = self.uncalibrated().predict(&refs)?;
         let (mut z, mut y) = (Vec::new(), Vec::new());
         for (l, p) in dev.iter().zip(&preds) {
             for (item, &logit) in l.letter.items.iter().zip(&p.decision_logits) {
@@ -776,38 +686,205 @@ pub fn train(
             }
         }
         let c = Calibration::fit(&z, &y);
-        // A fit that flips the logit's sign would mean the dev set is too small to trust.
-        if c.a > 0.0 {
-            c
-        } else {
-            prior_corrected
-        }
-    };
+        Ok(if c.a > 0.0 { c } else { prior_corrected })
+    }
+}
 
-    let config = ConfigFile {
-        format_version: FORMAT_VERSION,
-        model: mcfg,
-        calibration,
-        training: serde_json::json!({
-            "config": cfg,
-            "train_letters": train.len(),
-            "dev_letters": dev.len(),
-            "train_items": items.len(),
-            "overturned_weight": pos_weight,
-            "epochs_run": log.len(),
-            "weights": weights,
-            "dev_scores": dev_scores,
-        }),
-    };
-    let labelled: Vec<&LabelledLetter> = train.iter().chain(dev).collect();
-    let memory = Memory::from_letters(&labelled);
-    Ok(Trained {
-        config,
-        tokenizer,
-        lexicon,
-        memory,
-        varmap,
-        model,
-        log,
+/// One epoch over shuffled windows: per step a tagging batch and a decision batch, their two
+/// halves forward and backward on the two cores, the gradients summed, one optimizer step.
+/// Returns the epoch's log line with its mean losses.
+fn run_epoch(
+    parts: &Parts,
+    examples: &Examples,
+    epoch: usize,
+    rng: &mut ChaCha8Rng,
+    opt: &mut AdamW,
+    varmap: &VarMap,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<EpochLog> {
+    let cfg = parts.cfg;
+    let (windows, order) = examples.epoch_order(cfg.train_window, rng);
+    let items = &examples.items;
+    let dec_batch = (cfg.batch_size / 2).max(1);
+    let (mut tag_sum, mut dec_sum, mut steps) = (0f64, 0f64, 0usize);
+    let mut lstm_sum: Option<f64> = None;
+    for (step, chunk) in windows.chunks(cfg.batch_size).enumerate() {
+        let sel: Vec<(usize, usize, f32)> = if items.is_empty() {
+            Vec::new()
+        } else {
+            (0..dec_batch)
+                .map(|k| items[order[(step * dec_batch + k) % items.len()]])
+                .collect()
+        };
+        let ctx = StepContext {
+            model: parts.network,
+            encoded: &examples.encoded,
+            targets: &examples.targets,
+            pad_id: parts.tokenizer.pad_id(),
+            unk_id: parts.tokenizer.unk_id(),
+            word_dropout: cfg.word_dropout,
+            rationale_tokens: parts.mcfg.rationale_tokens,
+            pos_weight: examples.pos_weight,
+            decision_weight: cfg.decision_weight,
+            tag_tokens: chunk.iter().map(|w| w.2 - w.1).sum(),
+            decisions: sel.len(),
+            device: parts.device,
+        };
+        // Data parallel: the two halves of the batch go forward and backward on the two
+        // cores, and their gradients are summed (each half's loss is already scaled by the
+        // whole batch's size). Dropout seeds depend on (seed, epoch, step, half) only.
+        let seed = |half: u64| cfg.seed ^ stable_hash(&format!("{epoch}/{step}/{half}"));
+        let shard = |windows, items, half| {
+            ctx.shard(
+                windows,
+                items,
+                &mut Dropout::new(parts.mcfg.dropout, seed(half)),
+                &mut Dropout::new(parts.mcfg.dropout, seed(half) ^ stable_hash("lstm_tagger")),
+            )
+        };
+        let (wa, wb) = chunk.split_at(chunk.len().div_ceil(2));
+        let (da, db) = sel.split_at(sel.len().div_ceil(2));
+        let (ra, rb) = rayon::join(|| shard(wa, da, 0), || shard(wb, db, 1));
+        let (a, b) = (ra?, rb?);
+        tag_sum += a.tag + b.tag;
+        dec_sum += a.decision + b.decision;
+        for part in [a.lstm_tag, b.lstm_tag].into_iter().flatten() {
+            *lstm_sum.get_or_insert(0.0) += part;
+        }
+        if let Some(grads) = sum_grads(varmap, a.grads, b.grads)? {
+            opt.step(&grads)?;
+        }
+        steps += 1;
+        progress(Progress::Step);
+    }
+    Ok(EpochLog {
+        epoch,
+        tag_loss: tag_sum / steps.max(1) as f64,
+        lstm_tag_loss: lstm_sum.map(|s| s / steps.max(1) as f64),
+        decision_loss: dec_sum / steps.max(1) as f64,
+        seconds: 0.0,
+        dev_entity_f1: None,
+        dev_decision_macro_f1: None,
+        dev_decision_auc: None,
+        best: false,
     })
+}
+
+/// The two shards' gradients added, per variable.
+fn sum_grads(
+    varmap: &VarMap,
+    a: Option<candle_core::backprop::GradStore>,
+    b: Option<candle_core::backprop::GradStore>,
+) -> Result<Option<candle_core::backprop::GradStore>> {
+    Ok(match (a, b) {
+        (Some(mut a), Some(b)) => {
+            for var in varmap.all_vars() {
+                if let Some(gb) = b.get(var.as_tensor()) {
+                    let sum = match a.get(var.as_tensor()) {
+                        Some(ga) => (ga + gb)?,
+                        None => gb.clone(),
+                    };
+                    a.insert(var.as_tensor(), sum);
+                }
+            }
+            Some(a)
+        }
+        (a, b) => a.or(b),
+    })
+}
+
+/// Which weights the model keeps: the best epoch on dev (early stopping after `patience`
+/// epochs without a better one), or the mean of the weights of the schedule's last
+/// `average_last` epochs that ran.
+struct WeightChoice {
+    patience: usize,
+    average: bool,
+    average_from: usize,
+    best: Option<(f64, Vec<(Var, Tensor)>)>,
+    since_best: usize,
+    /// Running sum of the weights of the epochs from `average_from` on, and how many.
+    sum: Option<Vec<(Var, Tensor)>>,
+    averaged: usize,
+}
+
+impl WeightChoice {
+    fn new(cfg: &TrainConfig) -> Self {
+        WeightChoice {
+            patience: cfg.patience,
+            average: cfg.average_last > 1,
+            average_from: cfg.epochs.saturating_sub(cfg.average_last) + 1,
+            best: None,
+            since_best: 0,
+            sum: None,
+            averaged: 0,
+        }
+    }
+
+    fn add_to_average(&mut self, epoch: usize, varmap: &VarMap) -> Result<()> {
+        if self.average && epoch >= self.average_from {
+            self.sum = Some(match self.sum.take() {
+                None => snapshot(varmap)?,
+                Some(sum) => sum
+                    .into_iter()
+                    .map(|(var, t)| Ok((var.clone(), (t + var.as_tensor())?)))
+                    .collect::<candle_core::Result<_>>()?,
+            });
+            self.averaged += 1;
+        }
+        Ok(())
+    }
+
+    /// Keeps the weights if `score` is the best yet (marking `entry`); true when training
+    /// should stop.
+    fn keep_if_best(&mut self, score: f64, varmap: &VarMap, entry: &mut EpochLog) -> Result<bool> {
+        if self.best.as_ref().is_none_or(|(b, _)| score > *b) {
+            self.best = Some((score, snapshot(varmap)?));
+            entry.best = true;
+            self.since_best = 0;
+        } else {
+            self.since_best += 1;
+        }
+        Ok(self.since_best >= self.patience)
+    }
+
+    /// Sets the network's weights to the choice, and says which they are with the dev scores.
+    /// The average of the last epochs replaces the best epoch: at the end of the decaying
+    /// learning rate it is the better estimate, and a best epoch picked among 30 noisy dev
+    /// scores flatters itself. Both dev scores are recorded.
+    fn finish(
+        self,
+        log: &[EpochLog],
+        parts: &Parts,
+        dev: &[LabelledLetter],
+    ) -> Result<(String, serde_json::Map<String, serde_json::Value>)> {
+        let best_epoch = log.iter().rev().find(|e| e.best).map(|e| e.epoch);
+        let mut weights = best_epoch.map_or("last epoch".to_string(), |e| format!("epoch {e}"));
+        let mut dev_scores = serde_json::Map::new();
+        if let Some((score, _)) = self.best.as_ref().filter(|_| !dev.is_empty()) {
+            dev_scores.insert("best_epoch".into(), serde_json::json!(score));
+        }
+        match self.sum.filter(|_| self.averaged > 1) {
+            Some(sum) => {
+                let mean: Vec<(Var, Tensor)> = sum
+                    .into_iter()
+                    .map(|(var, t)| Ok((var, (t / self.averaged as f64)?)))
+                    .collect::<candle_core::Result<_>>()?;
+                restore(&mean)?;
+                weights = format!(
+                    "mean of epochs {}-{}",
+                    self.average_from,
+                    self.average_from + self.averaged - 1
+                );
+                if let Some(score) = parts.score_on_dev(dev, None)? {
+                    dev_scores.insert("average".into(), serde_json::json!(score));
+                }
+            }
+            None => {
+                if let Some((_, saved)) = &self.best {
+                    restore(saved)?;
+                }
+            }
+        }
+        Ok((weights, dev_scores))
+    }
 }
