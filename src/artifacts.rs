@@ -200,7 +200,7 @@ impl ModelFiles<'_> {
     fn json<T: serde::de::DeserializeOwned>(&self, file: &str) -> Result<T> {
         let bytes = self.read(file)?;
         serde_json::from_slice(&bytes)
-            .map_err(|e| model_err(&self.path(file), format!("invalid JSON: {e}")))
+            .map_err(|e| Error::model_cause(self.path(file), "invalid JSON", e))
     }
 }
 
@@ -287,7 +287,7 @@ impl Model {
         let device = Device::Cpu;
         let weights_path = files.path(WEIGHTS);
         let tensors = candle_core::safetensors::load_buffer(&files.read(WEIGHTS)?, &device)
-            .map_err(|e| model_err(&weights_path, format!("unreadable weights: {e}")))?;
+            .map_err(|e| Error::model_cause(&weights_path, "unreadable weights", e))?;
         check_weights(m, &tensors).map_err(|why| model_err(&weights_path, why))?;
         let varmap = VarMap::new();
         {
@@ -296,17 +296,13 @@ impl Model {
                 let var = t
                     .to_dtype(DType::F32)
                     .and_then(|t| candle_core::Var::from_tensor(&t))
-                    .map_err(|e| model_err(&weights_path, format!("{name}: {e}")))?;
+                    .map_err(|e| Error::model_cause(&weights_path, name.clone(), e))?;
                 vars.insert(name, var);
             }
         }
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
-        let network = ImrModel::new(m, vb).map_err(|e| {
-            model_err(
-                &weights_path,
-                format!("weights do not fit config.json: {e}"),
-            )
-        })?;
+        let network = ImrModel::new(m, vb)
+            .map_err(|e| Error::model_cause(&weights_path, "weights do not fit config.json", e))?;
         // Not needed to run the model: a log that is missing or unreadable is left out.
         let log = match files {
             ModelFiles::Dir(d) => std::fs::read_to_string(d.join(TRAIN_LOG))
@@ -601,7 +597,7 @@ fn write_parts(tmp: &Path, model: &Model) -> Result<()> {
     model
         .varmap
         .save(tmp.join(WEIGHTS))
-        .map_err(|e| model_err(&tmp.join(WEIGHTS), e.to_string()))?;
+        .map_err(|e| Error::model_cause(tmp.join(WEIGHTS), "cannot write the weights", e))?;
     // On disk before the rename makes them visible: a power cut must not leave a renamed
     // directory of empty files.
     for file in [

@@ -52,6 +52,15 @@ pub enum Error {
     },
     #[error("{}: model: {message}", escape_path(.path))]
     Model { path: PathBuf, message: String },
+    /// A model file that a library (serde, candle, tokenizers) could not read or write, with
+    /// that library's error as the cause.
+    #[error("{}: model: {what}: {source}", escape_path(.path))]
+    ModelCause {
+        path: PathBuf,
+        what: String,
+        #[source]
+        source: BoxError,
+    },
     #[error("{} files cannot be used:\n  {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n  "))]
     Many(Vec<Error>),
     #[error("tensor: {0}")]
@@ -75,7 +84,8 @@ impl Error {
             | Error::Annotation { path, .. }
             | Error::Format { path, .. }
             | Error::Line { path, .. }
-            | Error::Model { path, .. } => Some(path),
+            | Error::Model { path, .. }
+            | Error::ModelCause { path, .. } => Some(path),
             Error::Many(_) | Error::Tensor(_) => None,
         }
     }
@@ -118,6 +128,24 @@ pub fn escape_path(path: &Path) -> String {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Another library's error, kept whole as a cause.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl Error {
+    /// A model file's error with the library error that caused it.
+    pub fn model_cause(
+        path: impl Into<PathBuf>,
+        what: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::ModelCause {
+            path: path.into(),
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

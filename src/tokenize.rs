@@ -57,11 +57,8 @@ impl std::fmt::Debug for LetterTokenizer {
     }
 }
 
-fn tk_err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Model {
-        path: path.into(),
-        message: format!("tokenizer: {e}"),
-    }
+fn tk_err(path: &Path, e: impl Into<crate::error::BoxError>) -> Error {
+    Error::model_cause(path, "tokenizer", e)
 }
 
 impl LetterTokenizer {
@@ -148,9 +145,10 @@ impl LetterTokenizer {
     }
 
     fn from_tokenizer(inner: Tokenizer, path: &Path) -> Result<Self> {
-        let pad_id = inner
-            .token_to_id(PAD)
-            .ok_or_else(|| tk_err(path, format!("vocabulary has no {PAD} token")))?;
+        let pad_id = inner.token_to_id(PAD).ok_or_else(|| Error::Model {
+            path: path.into(),
+            message: format!("tokenizer: vocabulary has no {PAD} token"),
+        })?;
         Ok(LetterTokenizer { inner, pad_id })
     }
 

@@ -196,7 +196,8 @@ fn write_report(
     scored: &[eval::Scored],
 ) -> anyhow::Result<()> {
     let page = crate::output::report::html(title, report, cv, scored)
-        .map_err(|e| anyhow::anyhow!("drawing the report: {e}"))?;
+        .map_err(anyhow::Error::from_boxed)
+        .context("drawing the report")?;
     std::fs::write(path, page).with_context(|| format!("{}: cannot write", path.display()))?;
     eprintln!("imr eval: report written to {}", path.display());
     Ok(())

@@ -3,6 +3,7 @@
 //! Overturned, reliability), then every error: each wrong decision and each entity false
 //! positive / false negative in its context, filterable by label. No network, no external asset.
 
+use crate::error::BoxError;
 use std::fmt::Write as _;
 
 use plotters::prelude::*;
@@ -118,38 +119,38 @@ fn unit_chart(
     title: &str,
     x_desc: &str,
     y_desc: &str,
-    draw: impl FnOnce(&mut Chart) -> Result<(), String>,
-) -> Result<String, String> {
+    draw: impl FnOnce(&mut Chart) -> Result<(), BoxError>,
+) -> Result<String, BoxError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (420, 360)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        root.fill(&WHITE).map_err(boxed)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(44)
             .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)
-            .map_err(|e| e.to_string())?;
+            .map_err(boxed)?;
         chart
             .configure_mesh()
             .x_desc(x_desc)
             .y_desc(y_desc)
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
-            .map_err(|e| e.to_string())?;
+            .map_err(boxed)?;
         draw(&mut chart)?;
-        root.present().map_err(|e| e.to_string())?;
+        root.present().map_err(boxed)?;
     }
     Ok(svg)
 }
 
-fn entity_f1_chart(r: &EvalReport) -> Result<String, String> {
+fn entity_f1_chart(r: &EvalReport) -> Result<String, BoxError> {
     let labels: Vec<&String> = r.entities.strict.per_label.keys().collect();
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (640, 360)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        root.fill(&WHITE).map_err(boxed)?;
         let n = labels.len() as f64;
         let mut chart = ChartBuilder::on(&root)
             .caption(
@@ -160,7 +161,7 @@ fn entity_f1_chart(r: &EvalReport) -> Result<String, String> {
             .x_label_area_size(40)
             .y_label_area_size(44)
             .build_cartesian_2d(0f64..n, 0f64..1.02f64)
-            .map_err(|e| e.to_string())?;
+            .map_err(boxed)?;
         let names: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
         chart
             .configure_mesh()
@@ -176,7 +177,7 @@ fn entity_f1_chart(r: &EvalReport) -> Result<String, String> {
             })
             .y_desc("F1")
             .draw()
-            .map_err(|e| e.to_string())?;
+            .map_err(boxed)?;
         let strict = RGBColor(31, 119, 180);
         let lenient = RGBColor(255, 127, 14);
         for (i, l) in labels.iter().enumerate() {
@@ -188,14 +189,14 @@ fn entity_f1_chart(r: &EvalReport) -> Result<String, String> {
                     Rectangle::new([(x + 0.12, 0.0), (x + 0.48, s)], strict.filled()),
                     Rectangle::new([(x + 0.52, 0.0), (x + 0.88, le)], lenient.filled()),
                 ])
-                .map_err(|e| e.to_string())?;
+                .map_err(boxed)?;
         }
-        root.present().map_err(|e| e.to_string())?;
+        root.present().map_err(boxed)?;
     }
     Ok(svg)
 }
 
-fn confusion_chart(r: &EvalReport) -> Result<String, String> {
+fn confusion_chart(r: &EvalReport) -> Result<String, BoxError> {
     let c = &r.decisions.model.confusion;
     let classes = ["Upheld", "Overturned"];
     let max = classes
@@ -207,13 +208,13 @@ fn confusion_chart(r: &EvalReport) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (420, 360)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        root.fill(&WHITE).map_err(boxed)?;
         let root = root
             .titled(
                 "Decisions: stated (rows) vs predicted (columns)",
                 ("sans-serif", 16),
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(boxed)?;
         let (x0, y0, cell) = (120i32, 40i32, 120i32);
         for (i, stated) in classes.iter().enumerate() {
             root.draw(&Text::new(
@@ -221,7 +222,7 @@ fn confusion_chart(r: &EvalReport) -> Result<String, String> {
                 (10, y0 + cell * i as i32 + cell / 2),
                 ("sans-serif", 14),
             ))
-            .map_err(|e| e.to_string())?;
+            .map_err(boxed)?;
             for (j, predicted) in classes.iter().enumerate() {
                 let n = c[*stated][*predicted];
                 // Log scale: the diagonal holds hundreds, the errors a handful.
@@ -237,13 +238,13 @@ fn confusion_chart(r: &EvalReport) -> Result<String, String> {
                     [(x, y), (x + cell - 4, y + cell - 4)],
                     color.filled(),
                 ))
-                .map_err(|e| e.to_string())?;
+                .map_err(boxed)?;
                 root.draw(&Text::new(
                     n.to_string(),
                     (x + cell / 2 - 12, y + cell / 2 - 8),
                     ("sans-serif", 22),
                 ))
-                .map_err(|e| e.to_string())?;
+                .map_err(boxed)?;
             }
         }
         for (j, predicted) in classes.iter().enumerate() {
@@ -252,14 +253,14 @@ fn confusion_chart(r: &EvalReport) -> Result<String, String> {
                 (x0 + cell * j as i32 + 20, y0 + 2 * cell + 6),
                 ("sans-serif", 14),
             ))
-            .map_err(|e| e.to_string())?;
+            .map_err(boxed)?;
         }
-        root.present().map_err(|e| e.to_string())?;
+        root.present().map_err(boxed)?;
     }
     Ok(svg)
 }
 
-fn curve_charts(scored: &[Scored], brier: f64) -> Result<[String; 3], String> {
+fn curve_charts(scored: &[Scored], brier: f64) -> Result<[String; 3], BoxError> {
     let pairs = decision_pairs(scored);
     let blue = RGBColor(31, 119, 180);
     let grey = RGBColor(160, 160, 160);
@@ -269,9 +270,9 @@ fn curve_charts(scored: &[Scored], brier: f64) -> Result<[String; 3], String> {
         "true positive rate",
         |c| {
             c.draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], grey))
-                .map_err(|e| e.to_string())?;
+                .map_err(boxed)?;
             c.draw_series(LineSeries::new(roc_points(&pairs), blue.stroke_width(2)))
-                .map_err(|e| e.to_string())?;
+                .map_err(boxed)?;
             Ok(())
         },
     )?;
@@ -281,7 +282,7 @@ fn curve_charts(scored: &[Scored], brier: f64) -> Result<[String; 3], String> {
         "precision",
         |c| {
             c.draw_series(LineSeries::new(pr_points(&pairs), blue.stroke_width(2)))
-                .map_err(|e| e.to_string())?;
+                .map_err(boxed)?;
             Ok(())
         },
     )?;
@@ -292,17 +293,17 @@ fn curve_charts(scored: &[Scored], brier: f64) -> Result<[String; 3], String> {
         "observed share Overturned",
         |c| {
             c.draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], grey))
-                .map_err(|e| e.to_string())?;
+                .map_err(boxed)?;
             c.draw_series(LineSeries::new(
                 bins.iter().map(|b| (b.0, b.1)),
                 blue.stroke_width(2),
             ))
-            .map_err(|e| e.to_string())?;
+            .map_err(boxed)?;
             c.draw_series(
                 bins.iter()
                     .map(|b| Circle::new((b.0, b.1), 3 + (b.2 as f64).ln() as i32, blue.filled())),
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(boxed)?;
             Ok(())
         },
     )?;
@@ -555,7 +556,7 @@ pub fn html(
     r: &EvalReport,
     cv: Option<&CvReport>,
     scored: &[Scored],
-) -> Result<String, String> {
+) -> Result<String, BoxError> {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -587,6 +588,11 @@ pub fn html(
     error_tables(scored, &mut out);
     let _ = writeln!(out, "</body></html>");
     Ok(out)
+}
+
+/// A chart library error, kept whole as a cause (plotters' errors borrow their backend's).
+fn boxed<E: std::error::Error + Send + Sync + 'static>(e: E) -> BoxError {
+    Box::new(e)
 }
 
 #[cfg(test)]
