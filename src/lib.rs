@@ -1,10 +1,12 @@
 //! `imr` reads California workers' compensation Independent Medical Review (IMR) determination
 //! letters, tags the entities in them and predicts each disputed item's decision.
 //!
-//! Data flows one way: letter text -> sections & items ([`letter`]) -> tokens -> model ->
-//! entities & decisions -> report/output.
+//! Data flows one way, and each module imports only the stages before it (checked by
+//! `tests/layout.rs`): [`letter`] -> [`annotation`] -> [`tokenize`] -> [`encode`] ->
+//! [`model`] -> [`decode`] -> [`artifacts`] -> [`predict`] -> [`eval`] -> [`train`] ->
+//! [`cv`] -> [`output`] -> [`cli`], with [`error`] and the word tables ([`words`]) beneath
+//! them all.
 
-// In the order the data flows: each module imports only those above it (`tests/layout.rs`).
 pub mod annotation;
 pub mod artifacts;
 pub mod cli;
@@ -19,6 +21,7 @@ pub mod output;
 pub mod predict;
 pub mod tokenize;
 pub mod train;
+pub mod words;
 
 pub use error::{Error, Result};
 pub use letter::{Decision, DisputedItem, Letter, Span};

@@ -6,9 +6,10 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// The stages, in order; `error` is beneath them all.
-const ORDER: [&str; 14] = [
+/// The stages, in order; `error` and the word tables are beneath them all.
+const ORDER: [&str; 15] = [
     "error",
+    "words",
     "letter",
     "annotation",
     "tokenize",

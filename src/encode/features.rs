@@ -2,6 +2,7 @@
 //! part of the letter the token is in. They carry what 135 letters cannot teach: drug names and
 //! diagnoses the training letters never mention, and units, counts and page words by their form.
 
+use crate::words::Words;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -59,24 +60,8 @@ static COUNT: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)#\s*\d+|\b(?:quantity|qty)\s*:?\s*\d+|\bx\s?\d+\b|\b\d+\s*-?\s*(?:count|tablets?|tabs?|capsules?|caps|pills?|sessions?|visits?|treatments?|injections?|patches|units|boxes|bottles)\b",
     )
 });
-const NEGATIONS: &[&str] = &[
-    "not", "no", "non", "without", "neither", "nor", "cannot", "never", "none", "lack", "absence",
-];
-const NECESSITY: &[&str] = &[
-    "necessary",
-    "necessity",
-    "indicated",
-    "recommended",
-    "appropriate",
-    "supported",
-    "warranted",
-    "certified",
-    "approved",
-    "reasonable",
-    "justified",
-    "established",
-    "medically",
-];
+static NEGATIONS: Words = Words("NEGATIONS");
+static NECESSITY: Words = Words("NECESSITY");
 
 /// Character ranges of every match of `re` in `text`.
 fn pattern_ranges(re: &Regex, text: &str, chars: &CharIndex) -> Vec<(usize, usize)> {
@@ -109,39 +94,8 @@ pub fn pattern_matches(text: &str, chars: &CharIndex) -> PatternMatches {
     }
 }
 
-const UNITS: &[&str] = &[
-    "mg", "mcg", "g", "gm", "gms", "gram", "grams", "ml", "cc", "units", "unit", "meq", "iu",
-    "mgs", "oz", "l",
-];
-const COUNTS: &[&str] = &[
-    "sessions",
-    "session",
-    "visits",
-    "visit",
-    "tablets",
-    "tablet",
-    "tabs",
-    "tab",
-    "capsules",
-    "capsule",
-    "caps",
-    "count",
-    "quantity",
-    "qty",
-    "patches",
-    "injections",
-    "injection",
-    "treatments",
-    "times",
-    "x",
-    "refills",
-    "units",
-    "pills",
-    "bottles",
-    "boxes",
-    "box",
-    "tubes",
-];
+static UNITS: Words = Words("UNITS");
+static COUNTS: Words = Words("COUNTS");
 
 /// The character ranges of each part of a parsed letter, in order.
 pub fn letter_parts(letter: &Letter) -> Vec<(Span, Part)> {

@@ -3,6 +3,7 @@
 //! (ICD-10-CM descriptions and inclusion terms). Built once from `data/` by `train` and stored in
 //! the model directory, so that a model is self-contained.
 
+use crate::words::Words;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -22,92 +23,10 @@ static WORD: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[A-Za-z0-9]+(?:['\-][A-Za-z0-9]+)*").expect("static pattern"));
 
 /// Brand names that are everyday words (FDA UNII lists cosmetics and devices too).
-const DRUG_STOP: &[&str] = &[
-    "more",
-    "program",
-    "beyond",
-    "impact",
-    "trigger",
-    "plain",
-    "cream",
-    "success",
-    "life",
-    "brace",
-    "goal",
-    "establish",
-    "monitor",
-    "choice",
-    "care",
-    "relief",
-    "balance",
-    "control",
-    "support",
-    "advance",
-    "active",
-    "comfort",
-    "daily",
-    "health",
-    "natural",
-    "complete",
-    "basic",
-    "clear",
-    "fast",
-    "gentle",
-    "solution",
-    "therapy",
-    "treatment",
-    "patch",
-    "gel",
-    "ointment",
-    "capsule",
-];
+static DRUG_STOP: Words = Words("DRUG_STOP");
 
 /// Words too common or too vague to count as a diagnosis on their own.
-const DX_STOP: &[&str] = &[
-    "a",
-    "an",
-    "the",
-    "of",
-    "and",
-    "or",
-    "in",
-    "on",
-    "to",
-    "with",
-    "without",
-    "for",
-    "by",
-    "at",
-    "pain",
-    "other",
-    "unspecified",
-    "left",
-    "right",
-    "bilateral",
-    "site",
-    "part",
-    "region",
-    "acute",
-    "chronic",
-    "initial",
-    "encounter",
-    "subsequent",
-    "sequela",
-    "type",
-    "due",
-    "not",
-    "elsewhere",
-    "classified",
-    "as",
-    "use",
-    "history",
-    "status",
-    "body",
-    "level",
-    "lower",
-    "upper",
-    "multiple",
-];
+static DX_STOP: Words = Words("DX_STOP");
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Lexicon {

@@ -4,6 +4,7 @@
 pub mod features;
 pub mod lexicon;
 
+use crate::words::Words;
 use std::ops::Range;
 
 use candle_core::{Device, Tensor};
@@ -40,96 +41,7 @@ pub struct EncodedLetter {
 
 /// Words that may sit inside an entity but never at its edge (ANNOTATION.md: spans do not
 /// take connectives, and severity and certainty words at the edges are left out).
-const EDGE_WORDS: &[&str] = &[
-    "a",
-    "an",
-    "and",
-    "as",
-    "at",
-    "by",
-    "for",
-    "from",
-    "in",
-    "of",
-    "on",
-    "or",
-    "the",
-    "to",
-    "with",
-    "mild",
-    "moderate",
-    "severe",
-    "constant",
-    "possible",
-    "probable",
-    "likely",
-    "suspected",
-    // Function words, pronouns and verbs: none begins or ends a gold span, and the model's
-    // diagnoses run on into them (`muscle spasms related`, `pain to neck that`).
-    "about",
-    "any",
-    "are",
-    "because",
-    "been",
-    "described",
-    "denied",
-    "had",
-    "has",
-    "have",
-    "her",
-    "his",
-    "is",
-    "its",
-    "just",
-    "like",
-    "no",
-    "not",
-    "noted",
-    "related",
-    "secondary",
-    "than",
-    "that",
-    "their",
-    "these",
-    "this",
-    "those",
-    "was",
-    "were",
-    "when",
-    "which",
-    "while",
-    "who",
-    // Extent, quality, time and history words: none is at the edge of a gold span, though
-    // the model begins diagnoses with them (`small posterior disc protrusion`, `trace
-    // annular bulging`, `nightly sleep disturbance`).
-    "continued",
-    "daily",
-    "decreased",
-    "dull",
-    "frequent",
-    "history",
-    "increased",
-    "increasing",
-    "marked",
-    "minimal",
-    "new",
-    "nightly",
-    "occasional",
-    "ongoing",
-    "previous",
-    "prior",
-    "recent",
-    "residual",
-    "sharp",
-    "shooting",
-    "significant",
-    "slight",
-    "small",
-    "stabbing",
-    "status",
-    "trace",
-    "worsening",
-];
+static EDGE_WORDS: Words = Words("EDGE_WORDS");
 
 /// Separators that never begin or end an entity.
 const EDGE_PUNCTUATION: &[char] = &[',', ';', ':', '.', '!', '?', '"', '\'', '-', '/'];
@@ -307,7 +219,7 @@ mod tests {
 
     #[test]
     fn every_listed_edge_word_is_one() {
-        for w in EDGE_WORDS {
+        for w in EDGE_WORDS.iter() {
             let chars: Vec<char> = w.chars().collect();
             assert!(is_edge_word(&chars), "{w}");
         }

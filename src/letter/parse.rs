@@ -5,6 +5,7 @@
 //! anchored on `Decision rationale:` and an item's statement is found by sentences: the sentence
 //! that ends in `: Upheld` / `is: Overturned`, plus the partial-authorisation sentences before it.
 
+use crate::words::Words;
 use std::path::Path;
 use std::sync::LazyLock;
 
@@ -250,9 +251,7 @@ fn parse_head(text: &str, chars: &CharIndex, lo: usize, label: usize) -> Head {
 }
 
 /// Words whose trailing period does not end a sentence.
-const ABBREVIATIONS: &[&str] = &[
-    "dr", "mr", "mrs", "ms", "vs", "e.g", "i.e", "st", "no", "approx", "pg", "jr",
-];
+static ABBREVIATIONS: Words = Words("ABBREVIATIONS");
 
 /// Start (byte) of the sentence that contains the text just before `end`, not before `lo`.
 ///

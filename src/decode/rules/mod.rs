@@ -53,6 +53,7 @@
 //! carry over to unseen letters: docs/EXPERIMENTS.md reports the decodings with and without,
 //! and every pass can be switched off by name to measure it on letters nobody read.
 
+use crate::words::Words;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -76,123 +77,12 @@ pub enum WordKind {
     Other,
 }
 
-const PAIN: &[&str] = &["pain", "pains"];
+static PAIN: Words = Words("PAIN");
 /// Wider than `encode::EDGE_WORDS`' severity words on purpose: time words (`acute`, `chronic`)
 /// may begin a diagnosis (`acute carpal tunnel syndrome`), but do not make one on their own.
-const QUALIFIERS: &[&str] = &[
-    "acute",
-    "chronic",
-    "constant",
-    "continued",
-    "current",
-    "diffuse",
-    "generalized",
-    "intermittent",
-    "likely",
-    "mild",
-    "moderate",
-    "ongoing",
-    "persistent",
-    "possible",
-    "probable",
-    "recurrent",
-    "residual",
-    "severe",
-    "significant",
-    "subacute",
-    "suspected",
-    "worsening",
-];
-const PLACES: &[&str] = &[
-    "abdomen",
-    "ankle",
-    "ankles",
-    "anterior",
-    "arm",
-    "arms",
-    "artery",
-    "back",
-    "bilateral",
-    "bilaterally",
-    "biceps",
-    "body",
-    "both",
-    "buttock",
-    "buttocks",
-    "cardiac",
-    "cervical",
-    "chest",
-    "coronary",
-    "disc",
-    "discs",
-    "distal",
-    "elbow",
-    "elbows",
-    "extremities",
-    "extremity",
-    "facet",
-    "facets",
-    "feet",
-    "finger",
-    "fingers",
-    "foot",
-    "forearm",
-    "groin",
-    "hand",
-    "hands",
-    "head",
-    "heel",
-    "hip",
-    "hips",
-    "index",
-    "jaw",
-    "joint",
-    "joints",
-    "knee",
-    "knees",
-    "l",
-    "lateral",
-    "left",
-    "leg",
-    "legs",
-    "low",
-    "lower",
-    "lumbar",
-    "lumbosacral",
-    "medial",
-    "mid",
-    "middle",
-    "muscle",
-    "muscles",
-    "neck",
-    "nerve",
-    "nerves",
-    "paraspinal",
-    "peripheral",
-    "post",
-    "posterior",
-    "pre",
-    "proximal",
-    "region",
-    "r",
-    "right",
-    "sacroiliac",
-    "shoulder",
-    "shoulders",
-    "spine",
-    "tendon",
-    "tendons",
-    "thoracic",
-    "thumb",
-    "toe",
-    "toes",
-    "trapezius",
-    "triceps",
-    "upper",
-    "wrist",
-    "wrists",
-];
-const CONNECTIVES: &[&str] = &["a", "and", "in", "of", "on", "or", "the", "to"];
+static QUALIFIERS: Words = Words("QUALIFIERS");
+static PLACES: Words = Words("PLACES");
+static CONNECTIVES: Words = Words("CONNECTIVES");
 
 pub fn word_kind(lower: &str) -> WordKind {
     if PAIN.contains(&lower) {
@@ -214,12 +104,7 @@ const NUMBER_WORDS: &str = "one|two|three|four|five|six|seven|eight|nine|ten|ele
 
 /// Words that cannot sit between a count and its unit word: `12 sessions of physical therapy`
 /// is `12 sessions`, and `3 times a week for 6 visits` is `6 visits`.
-const NOT_BETWEEN: &[&str] = &[
-    "a", "an", "and", "are", "at", "be", "been", "by", "each", "every", "for", "from", "had",
-    "has", "have", "her", "his", "in", "is", "month", "months", "no", "not", "of", "on", "or",
-    "over", "per", "than", "that", "the", "their", "these", "this", "those", "times", "to",
-    "total", "was", "week", "weeks", "were", "which", "with", "x", "day", "days",
-];
+static NOT_BETWEEN: Words = Words("NOT_BETWEEN");
 
 /// A count through its unit word: `12 sessions`, `twelve (12) physical therapy sessions`,
 /// `8-10 visits`, `#6 sessions`, `3 to 6 treatments`, `8-visit`. Up to four words between.
@@ -481,83 +366,15 @@ fn join_diagnoses(
 
 /// Anatomy words that name where a condition is, beyond `PLACES` (which also decide what is a
 /// bare body part): bones, regions and digits.
-const ANATOMY: &[&str] = &[
-    "bone",
-    "bones",
-    "calf",
-    "carpal",
-    "clavicle",
-    "coccyx",
-    "digit",
-    "digits",
-    "face",
-    "femur",
-    "fibula",
-    "metacarpal",
-    "metacarpals",
-    "metatarsal",
-    "metatarsals",
-    "patella",
-    "pelvis",
-    "phalanges",
-    "phalanx",
-    "radius",
-    "rib",
-    "ribs",
-    "sacrum",
-    "scapula",
-    "shin",
-    "skull",
-    "thigh",
-    "thighs",
-    "tibia",
-    "ulna",
-    "vertebra",
-    "vertebrae",
-];
+static ANATOMY: Words = Words("ANATOMY");
 /// A lowercase word that names where a condition is: a place or an anatomy word.
 fn is_place(word: &str) -> bool {
     PLACES.contains(&word) || ANATOMY.contains(&word)
 }
 
-const LOCATION_DETERMINERS: &[&str] = &["the", "his", "her", "their", "both", "a", "an"];
+static LOCATION_DETERMINERS: Words = Words("LOCATION_DETERMINERS");
 /// Words inside a location that cannot end it: ordinals, sides, directions, finger names.
-const LOCATION_MODIFIERS: &[&str] = &[
-    "first",
-    "second",
-    "third",
-    "fourth",
-    "fifth",
-    "1st",
-    "2nd",
-    "3rd",
-    "4th",
-    "5th",
-    "left",
-    "right",
-    "bilateral",
-    "upper",
-    "lower",
-    "low",
-    "mid",
-    "middle",
-    "anterior",
-    "posterior",
-    "lateral",
-    "medial",
-    "distal",
-    "proximal",
-    "l",
-    "r",
-    "post",
-    "pre",
-    "small",
-    "ring",
-    "little",
-    "great",
-    "big",
-    "index",
-];
+static LOCATION_MODIFIERS: Words = Words("LOCATION_MODIFIERS");
 
 /// The words of `text` from character `at` on: (start, end, lowercase), at most `n`.
 fn words_from(text: &[char], at: usize, n: usize) -> Vec<(usize, usize, String)> {
@@ -694,76 +511,10 @@ fn join_with(
 
 /// Nouns a condition ends on or is named by (`pain`, `strain`, `radiculopathy`): where two of
 /// them stand in one span with a list separator between, the span may list two conditions.
-const CONDITION_HEADS: &[&str] = &[
-    "abrasion",
-    "abrasions",
-    "anxiety",
-    "arthritis",
-    "bulge",
-    "bulges",
-    "bursitis",
-    "cervicalgia",
-    "contusion",
-    "contusions",
-    "depression",
-    "disease",
-    "dislocation",
-    "dislocations",
-    "disorder",
-    "disorders",
-    "dizziness",
-    "fracture",
-    "fractures",
-    "headache",
-    "headaches",
-    "hematoma",
-    "herniation",
-    "hypertension",
-    "impingement",
-    "infection",
-    "infections",
-    "injuries",
-    "injury",
-    "insomnia",
-    "laceration",
-    "lacerations",
-    "myalgias",
-    "nausea",
-    "neuropathy",
-    "osteoarthritis",
-    "pain",
-    "pains",
-    "protrusion",
-    "radiculitis",
-    "radiculopathy",
-    "spasm",
-    "spasms",
-    "sprain",
-    "sprains",
-    "stenosis",
-    "strain",
-    "strains",
-    "syndrome",
-    "syndromes",
-    "tear",
-    "tears",
-    "tendinitis",
-    "tendonitis",
-    "tumor",
-    "tumors",
-    "vomiting",
-];
+static CONDITION_HEADS: Words = Words("CONDITION_HEADS");
 /// Nouns that end a condition's name without making a list of conditions on their own.
-const CONDITION_NOUNS: &[&str] = &[
-    "bulging",
-    "degeneration",
-    "dysfunction",
-    "irritation",
-    "lesion",
-    "lesions",
-    "narrowing",
-];
-const LIST_SEPARATORS: &[&str] = &[",", ";", "and", "or", "versus", "vs"];
+static CONDITION_NOUNS: Words = Words("CONDITION_NOUNS");
+static LIST_SEPARATORS: Words = Words("LIST_SEPARATORS");
 
 /// The words (letters, digits, `'` and inner `-`) and `,` `;` marks of `text[start..end]`:
 /// (start, end, lowercase).
@@ -939,21 +690,7 @@ fn word_count(text: &[char], span: &EntitySpan) -> usize {
 }
 
 /// Salt and release words that belong to the drug name before them.
-const DRUG_MODIFIERS: &[&str] = &[
-    "citrate",
-    "cr",
-    "dr",
-    "ds",
-    "ec",
-    "er",
-    "hcl",
-    "odt",
-    "potassium",
-    "sodium",
-    "sr",
-    "xl",
-    "xr",
-];
+static DRUG_MODIFIERS: Words = Words("DRUG_MODIFIERS");
 
 /// A span cut back to one sentence and to balanced brackets: no gold span of any label crosses
 /// a sentence end (`abscess. The abscess`) or holds an unmatched bracket (`Mobic)`,
@@ -994,9 +731,7 @@ fn tidy(text: &[char], e: &mut EntitySpan) -> bool {
     e.end > e.start
 }
 
-const DOSE_UNITS: &[&str] = &[
-    "mg", "mcg", "g", "gm", "gram", "grams", "ml", "cc", "unit", "units",
-];
+static DOSE_UNITS: Words = Words("DOSE_UNITS");
 
 /// A strength or count keeps its number whole and a strength its unit: no gold `DOSE` or
 /// `QUANTITY` edge falls at a decimal point (`1` of `1.3%`), and every gold `DOSE` ends on its
@@ -1034,40 +769,7 @@ fn number_edges(text: &[char], e: &mut EntitySpan) {
 
 /// Words of drug classes, which ANNOTATION.md does not tag as `DRUG` (`opioids`, `NSAIDs`,
 /// `muscle relaxants`, `anticonvulsants`), singular and plural.
-const DRUG_CLASS_WORDS: &[&str] = &[
-    "analgesic",
-    "analgesics",
-    "anticonvulsant",
-    "anticonvulsants",
-    "antidepressant",
-    "antidepressants",
-    "antiepilepsy",
-    "antiepileptic",
-    "antiepileptics",
-    "anti-inflammatory",
-    "anti-inflammatories",
-    "anxiolytic",
-    "anxiolytics",
-    "benzodiazepine",
-    "benzodiazepines",
-    "hypnotic",
-    "hypnotics",
-    "muscle",
-    "narcotic",
-    "narcotics",
-    "nsaid",
-    "nsaids",
-    "opiate",
-    "opiates",
-    "opioid",
-    "opioids",
-    "relaxant",
-    "relaxants",
-    "sedative",
-    "sedatives",
-    "steroid",
-    "steroids",
-];
+static DRUG_CLASS_WORDS: Words = Words("DRUG_CLASS_WORDS");
 
 /// Whether `text[start..end]` names only a drug class (`Benzodiazepines`, `Muscle Relaxants`).
 fn drug_class(text: &[char], start: usize, end: usize) -> bool {
@@ -1143,40 +845,7 @@ pub fn drug_lexicon_prior(log_probs: &[f32], features: &[f32]) -> Vec<f32> {
 
 /// Function words that a diagnosis phrase of the lexicon may hold (`with`, `due to`) but that
 /// do not begin or end a diagnosis in a letter.
-const LINK_STOP: &[&str] = &[
-    "affecting",
-    "after",
-    "an",
-    "as",
-    "associated",
-    "at",
-    "because",
-    "but",
-    "by",
-    "due",
-    "during",
-    "for",
-    "from",
-    "has",
-    "have",
-    "her",
-    "his",
-    "into",
-    "is",
-    "its",
-    "not",
-    "open",
-    "other",
-    "their",
-    "than",
-    "that",
-    "this",
-    "was",
-    "were",
-    "which",
-    "with",
-    "without",
-];
+static LINK_STOP: Words = Words("LINK_STOP");
 
 /// What the rules need of one letter, computed when it is encoded.
 #[derive(Debug, Clone, Default)]
@@ -1597,28 +1266,7 @@ fn overlaps(_: &Context, s: &mut Spans) {
 
 /// Place words that say where on a body part, not which part: `left pain` or `lower pain`
 /// names no place.
-const SIDES: &[&str] = &[
-    "anterior",
-    "bilateral",
-    "bilaterally",
-    "both",
-    "distal",
-    "l",
-    "lateral",
-    "left",
-    "low",
-    "lower",
-    "medial",
-    "mid",
-    "middle",
-    "post",
-    "posterior",
-    "pre",
-    "proximal",
-    "r",
-    "right",
-    "upper",
-];
+static SIDES: Words = Words("SIDES");
 
 /// Pain at a named body part is a diagnosis (`pain in the left shoulder`, `neck and low back
 /// pain`), and the model misses some: a `pain` that no entity covers becomes one when a body
