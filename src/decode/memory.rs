@@ -11,7 +11,7 @@ use std::path::Path;
 
 use crate::annotation::corpus::LabelledLetter;
 use crate::annotation::{EntitySpan, Label};
-use crate::decode::rules::{phrase_key, Phrases};
+use crate::decode::phrases::{phrase_key, Phrases};
 use crate::error::{Error, Result};
 
 /// Shortest phrase remembered, in characters (`CTS`, `LBP`; not `L5`).

@@ -3,6 +3,7 @@
 //! calibrated probabilities and decisions.
 
 pub mod memory;
+pub mod phrases;
 pub mod rules;
 pub mod viterbi;
 
