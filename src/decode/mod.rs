@@ -107,10 +107,11 @@ pub enum Decoding {
     Edges,
     /// Both: whole words and clean edges.
     Full,
-    /// Full, then the annotation's rules (`rules.rs`): page citations and quantities from their
-    /// forms, diagnoses with their location words and no bare pain or body part alone, lists
-    /// of conditions cut apart, every mention of a sure drug or diagnosis tagged, and the
-    /// phrases the training letters' gold tags (the model's memory) where the model missed them.
+    /// Full, then the annotation's rules (`--rules-off` lists them): page citations and
+    /// quantities from their forms, diagnoses with their location words and no bare pain or
+    /// body part alone, lists of conditions cut apart, every mention of a sure drug or
+    /// diagnosis tagged, and the phrases the training letters' gold tags (the model's memory)
+    /// where the model missed them.
     #[default]
     Rules,
 }
