@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 fn imr() -> Command {
     Command::new(env!("CARGO_BIN_EXE_imr"))
@@ -724,5 +725,89 @@ fn predict_reads_letters_as_jsonl_on_stdin_as_a_pipeline_stage() {
     for key in ["items", "entities", "case_number"] {
         assert_eq!(recs[0][key], from_file[key], "{key}");
         assert_eq!(recs[3][key], from_file[key], "{key}");
+    }
+}
+
+/// A PDF whose text takes the reader seconds: ten million text operators.
+fn slow_pdf() -> Vec<u8> {
+    use flate2::{write::ZlibEncoder, Compression};
+    let mut z = ZlibEncoder::new(Vec::new(), Compression::fast());
+    z.write_all(b"BT /F1 12 Tf ").unwrap();
+    let block = b"(word) Tj ".repeat(100_000);
+    for _ in 0..100 {
+        z.write_all(&block).unwrap();
+    }
+    z.write_all(b" ET").unwrap();
+    let stream = z.finish().unwrap();
+    let mut content = format!(
+        "<< /Length {} /Filter /FlateDecode >>\nstream\n",
+        stream.len()
+    )
+    .into_bytes();
+    content.extend(&stream);
+    content.extend(b"\nendstream");
+    let objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+          /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_vec(),
+        content,
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+    ];
+    pdf_of(&objects)
+}
+
+/// The pids of running `imr pdf-text` children whose arguments carry `marker`.
+fn pdf_children(marker: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.iter().any(|a| a == "pdf-text") && args.iter().any(|a| a == marker) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn killing_predict_kills_its_pdf_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("slow.pdf");
+    std::fs::write(&pdf, slow_pdf()).unwrap();
+    // An input limit no other run uses marks this run's PDF reader among the processes.
+    let marker = "16777199";
+    let mut predict = imr()
+        .args(["predict", "--pdf-timeout", "300", "--pdf-memory", "8192"])
+        .args(["--max-input-bytes", marker])
+        .arg(&pdf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pdf_children(marker).is_empty() {
+        assert!(Instant::now() < deadline, "the PDF reader never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    predict.kill().unwrap();
+    predict.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pdf_children(marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the PDF reader outlived predict by 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -1,7 +1,8 @@
 //! A batch never hangs, never reads without bound and never panics, whatever it is given
 //! (link loops, FIFOs, devices, endless lines, folders it cannot list, a killed parent); and
 //! it tells the user what it did. Each test runs the real binary with a deadline, so that a
-//! hang fails the test instead of stalling the suite.
+//! hang fails the test instead of stalling the suite. (A killed `predict`'s PDF reader is
+//! tested in `bad_input.rs`, beside the other PDFs it builds.)
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -331,110 +332,6 @@ fn a_folder_that_cannot_be_listed_gets_an_error_record_and_the_rest_go_on() {
         assert_eq!(out.status.code(), Some(1));
     }
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-/// A PDF whose text takes the reader seconds: ten million text operators.
-fn slow_pdf() -> Vec<u8> {
-    use flate2::{write::ZlibEncoder, Compression};
-    let mut z = ZlibEncoder::new(Vec::new(), Compression::fast());
-    z.write_all(b"BT /F1 12 Tf ").unwrap();
-    let block = b"(word) Tj ".repeat(100_000);
-    for _ in 0..100 {
-        z.write_all(&block).unwrap();
-    }
-    z.write_all(b" ET").unwrap();
-    let stream = z.finish().unwrap();
-    let mut content = format!(
-        "<< /Length {} /Filter /FlateDecode >>\nstream\n",
-        stream.len()
-    )
-    .into_bytes();
-    content.extend(&stream);
-    content.extend(b"\nendstream");
-    let objects: Vec<Vec<u8>> = vec![
-        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
-          /Resources << /Font << /F1 5 0 R >> >> >>"
-            .to_vec(),
-        content,
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
-    ];
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, body) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend(format!("{} 0 obj\n", i + 1).bytes());
-        out.extend(body);
-        out.extend(b"\nendobj\n");
-    }
-    let xref = out.len();
-    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).bytes());
-    for o in offsets {
-        out.extend(format!("{o:010} 00000 n \n").bytes());
-    }
-    out.extend(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .bytes(),
-    );
-    out
-}
-
-/// The pids of running `imr pdf-text` children whose arguments carry `marker`.
-fn pdf_children(marker: &str) -> Vec<u32> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = cmdline
-            .split(|&b| b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        if args.iter().any(|a| a == "pdf-text") && args.iter().any(|a| a == marker) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn killing_predict_kills_its_pdf_reader() {
-    let dir = tempfile::tempdir().unwrap();
-    let pdf = dir.path().join("slow.pdf");
-    std::fs::write(&pdf, slow_pdf()).unwrap();
-    // An input limit no other run uses marks this run's PDF reader among the processes.
-    let marker = "16777199";
-    let mut predict = imr()
-        .args(["predict", "--pdf-timeout", "300", "--pdf-memory", "8192"])
-        .args(["--max-input-bytes", marker])
-        .arg(&pdf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while pdf_children(marker).is_empty() {
-        assert!(Instant::now() < deadline, "the PDF reader never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    predict.kill().unwrap();
-    predict.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !pdf_children(marker).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the PDF reader outlived predict by 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
