@@ -11,6 +11,12 @@ print("\nentity decoding (same models): strict / lenient micro-F1, mean +/- std 
 for name, d in r["decodings"].items():
     s, l = d["strict_micro_f1"], d["lenient_micro_f1"]
     print(f"  {name:<12} {s['mean']:.3f} +/- {s['std']:.3f}   {l['mean']:.3f} +/- {l['std']:.3f}")
+if r.get("rules_off"):
+    print("\neach rule switched off alone (same models): strict micro-F1, and the rule's gain,")
+    print("mean +/- std over folds (a gain under its std is noise)")
+    for name, p in sorted(r["rules_off"].items(), key=lambda kv: -kv[1]["gain"]["mean"]):
+        f, g = p["strict_micro_f1"], p["gain"]
+        print(f"  {name:<15} {f['mean']:.3f} +/- {f['std']:.3f}   {g['mean']:+.4f} +/- {g['std']:.4f}")
 keys = ["entities.strict.micro.f1", "entities.lenient.micro.f1", "entities.strict.DRUG.f1",
         "entities.strict.DOSE.f1", "entities.strict.QUANTITY.f1",
         "entities.strict.GUIDELINE_PAGE.f1", "entities.strict.DIAGNOSIS.f1",

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::annotation::corpus::LabelledLetter;
 use crate::artifacts::Model;
 use crate::decode::memory::Memory;
+use crate::decode::rules::RulesOff;
 use crate::decode::Decoding;
 use crate::encode::lexicon::Lexicon;
 use crate::error::{Error, Result};
@@ -57,6 +58,9 @@ pub struct CvReport {
     /// The entity figures under each decoding (`imr predict --decode`), on the same models:
     /// the report above uses the default decoding.
     pub decodings: BTreeMap<String, DecodingFigures>,
+    /// Each pass of the `rules` decoding switched off alone (`--rules-off NAME`), on the same
+    /// models: what the pass is worth, fold by fold.
+    pub rules_off: BTreeMap<String, PassEffect>,
     /// On the same folds: `baseline` (dictionary tagger for entities, bag-of-words logistic
     /// regression trained on the fold's training letters for decisions); with
     /// `--mask-conclusion` also `model_masked_conclusion` and `baseline_masked_conclusion`
@@ -185,6 +189,18 @@ pub struct DecodingFigures {
     pub lenient_micro_f1: MeanStd,
     /// All out-of-fold predictions scored together.
     pub pooled: EntityReport,
+}
+
+/// What one pass of the `rules` decoding does, measured by switching it off alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct PassEffect {
+    /// Strict micro-F1 with the pass off, `mean` and `std` over the folds.
+    pub strict_micro_f1: MeanStd,
+    /// Its gain: strict micro-F1 of the default decoding minus that with the pass off, fold
+    /// by fold, as `mean` and `std` over the folds (a gain smaller than its std is noise).
+    pub gain: MeanStd,
+    /// Per label, the pooled strict F1 of the default decoding minus that with the pass off.
+    pub gain_by_label: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -332,6 +348,12 @@ pub fn cross_validate(
     let fold_of = assign_folds(letters, k, cfg.seed);
     // Per decoding: the out-of-fold predictions by letter index, and each fold's report.
     let mut by_decoding: Vec<Pool> = vec![Pool::default(); Decoding::ALL.len()];
+    let passes: Vec<&'static str> = crate::decode::rules::PASSES
+        .iter()
+        .filter(|p| p.switchable)
+        .map(|p| p.name)
+        .collect();
+    let mut by_pass_off: Vec<Pool> = vec![Pool::default(); passes.len()];
     let (mut baseline, mut model_masked, mut baseline_masked) =
         (Pool::default(), Pool::default(), Pool::default());
     for f in 0..k {
@@ -348,6 +370,19 @@ pub fn cross_validate(
         for (d, pool) in Decoding::ALL.into_iter().zip(&mut by_decoding) {
             let inference = Inference {
                 decoding: d,
+                ..Inference::of(&trained)
+            };
+            let (_, scored) = crate::eval::evaluate(&inference, &test)?;
+            pool.add(
+                &test_idx,
+                &test,
+                scored.into_iter().map(|s| s.prediction).collect(),
+            );
+        }
+        for (name, pool) in passes.iter().zip(&mut by_pass_off) {
+            let inference = Inference {
+                decoding: Decoding::Rules,
+                rules_off: RulesOff::parse(name).expect("a pass of the table"),
                 ..Inference::of(&trained)
             };
             let (_, scored) = crate::eval::evaluate(&inference, &test)?;
@@ -404,6 +439,43 @@ pub fn cross_validate(
         }
     }
     let (model, pooled_predictions) = model.expect("the default decoding is among them");
+    let strict = |r: &EvalReport| r.entities.strict.micro.f1;
+    let mut rules_off = BTreeMap::new();
+    for (name, pool) in passes.iter().zip(by_pass_off) {
+        let (c, _) = pool.finish(letters);
+        let off: Vec<f64> = c.folds.iter().map(strict).collect();
+        let gains: Vec<f64> = model
+            .folds
+            .iter()
+            .zip(&off)
+            .map(|(on, off)| strict(on) - off)
+            .collect();
+        let gain_by_label = model
+            .pooled
+            .entities
+            .strict
+            .per_label
+            .iter()
+            .map(|(label, on)| {
+                let off = c
+                    .pooled
+                    .entities
+                    .strict
+                    .per_label
+                    .get(label)
+                    .map_or(0.0, |s| s.f1);
+                (label.clone(), on.f1 - off)
+            })
+            .collect();
+        rules_off.insert(
+            name.to_string(),
+            PassEffect {
+                strict_micro_f1: MeanStd::of(&off),
+                gain: MeanStd::of(&gains),
+                gain_by_label,
+            },
+        );
+    }
     Ok(CvReport {
         k,
         seed: cfg.seed,
@@ -413,6 +485,7 @@ pub fn cross_validate(
         pooled: model.pooled,
         folds: model.folds,
         decodings,
+        rules_off,
         comparisons,
         pooled_predictions,
     })

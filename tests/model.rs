@@ -859,6 +859,30 @@ fn cross_validation_scores_baselines_and_masked_verdicts_on_the_same_folds() {
     // The dictionary tagger finds drugs by name: far from nothing on real letters.
     let base = &r.comparisons["baseline"].pooled.entities.strict.per_label["DRUG"];
     assert!(base.f1 > 0.3, "{base:?}");
+    // Each rule switched off alone, on the same models: every switchable pass is there, its
+    // gain is the default decoding's strict micro-F1 minus its own, fold by fold.
+    let passes: Vec<&str> = imr::decode::rules::PASSES
+        .iter()
+        .filter(|p| p.switchable)
+        .map(|p| p.name)
+        .collect();
+    let mut measured: Vec<&str> = r.rules_off.keys().map(String::as_str).collect();
+    let mut expected = passes.clone();
+    expected.sort_unstable();
+    measured.sort_unstable();
+    assert_eq!(measured, expected);
+    let default: Vec<f64> = r.folds.iter().map(|f| f.entities.strict.micro.f1).collect();
+    let mean_default = default.iter().sum::<f64>() / default.len() as f64;
+    for (name, p) in &r.rules_off {
+        let back = p.strict_micro_f1.mean + p.gain.mean;
+        assert!(
+            (back - mean_default).abs() < 1e-9,
+            "{name}: {back} vs {mean_default}"
+        );
+    }
+    // The page-citation form is what finds every page: off, GUIDELINE_PAGE loses.
+    let pages = &r.rules_off["page-forms"].gain_by_label;
+    assert!(pages.contains_key("GUIDELINE_PAGE"), "{pages:?}");
 }
 
 /// A page that needs nothing but itself: no stylesheet, script, image or font from elsewhere.

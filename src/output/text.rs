@@ -34,6 +34,18 @@ pub fn cv(r: &CvReport) -> String {
             d.lenient_micro_f1.std
         );
     }
+    let _ = writeln!(
+        s,
+        "\neach rule switched off alone (--rules-off NAME), same models:\n{:<16} {:>18} {:>18}",
+        "rule", "strict micro-F1", "its gain"
+    );
+    for (name, p) in &r.rules_off {
+        let _ = writeln!(
+            s,
+            "{name:<16} {:>10.3} ± {:.3} {:>+10.4} ± {:.4}",
+            p.strict_micro_f1.mean, p.strict_micro_f1.std, p.gain.mean, p.gain.std
+        );
+    }
     let (columns, rows) = comparison_rows(r);
     let _ = write!(s, "\non the same folds (mean ± std):\n{:<28}", "");
     for c in &columns {
@@ -245,6 +257,17 @@ pub fn cv_markdown(r: &CvReport) -> String {
             d.strict_micro_f1.std,
             d.lenient_micro_f1.mean,
             d.lenient_micro_f1.std
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n| rule switched off alone | strict micro-F1 | its gain (fold mean ± std) |\n|---|---:|---:|"
+    );
+    for (name, p) in &r.rules_off {
+        let _ = writeln!(
+            s,
+            "| {name} | {:.3} ± {:.3} | {:+.4} ± {:.4} |",
+            p.strict_micro_f1.mean, p.strict_micro_f1.std, p.gain.mean, p.gain.std
         );
     }
     let (columns, rows) = comparison_rows(r);
