@@ -348,10 +348,9 @@ pub fn cross_validate(
     let fold_of = assign_folds(letters, k, cfg.seed);
     // Per decoding: the out-of-fold predictions by letter index, and each fold's report.
     let mut by_decoding: Vec<Pool> = vec![Pool::default(); Decoding::ALL.len()];
-    let passes: Vec<&'static str> = crate::decode::rules::PASSES
+    let passes: Vec<&'static crate::decode::rules::Pass> = crate::decode::rules::PASSES
         .iter()
         .filter(|p| p.switchable)
-        .map(|p| p.name)
         .collect();
     let mut by_pass_off: Vec<Pool> = vec![Pool::default(); passes.len()];
     let (mut baseline, mut model_masked, mut baseline_masked) =
@@ -367,30 +366,26 @@ pub fn cross_validate(
         let test: Vec<LabelledLetter> = test_idx.iter().map(|&i| letters[i].clone()).collect();
         let bow = BowLogReg::train(&rationale_examples(&train_part));
         let trained = fold_model(cfg, train_part, f, lexicon, fold_models, progress)?;
+        let score = |inference: Inference, pool: &mut Pool| -> Result<()> {
+            let (_, scored) = crate::eval::evaluate(&inference, &test)?;
+            let predictions = scored.into_iter().map(|s| s.prediction).collect();
+            pool.add(&test_idx, &test, predictions);
+            Ok(())
+        };
         for (d, pool) in Decoding::ALL.into_iter().zip(&mut by_decoding) {
             let inference = Inference {
                 decoding: d,
                 ..Inference::of(&trained)
             };
-            let (_, scored) = crate::eval::evaluate(&inference, &test)?;
-            pool.add(
-                &test_idx,
-                &test,
-                scored.into_iter().map(|s| s.prediction).collect(),
-            );
+            score(inference, pool)?;
         }
-        for (name, pool) in passes.iter().zip(&mut by_pass_off) {
+        for (pass, pool) in passes.iter().zip(&mut by_pass_off) {
             let inference = Inference {
                 decoding: Decoding::Rules,
-                rules_off: RulesOff::parse(name).expect("a pass of the table"),
+                rules_off: RulesOff::one(pass),
                 ..Inference::of(&trained)
             };
-            let (_, scored) = crate::eval::evaluate(&inference, &test)?;
-            pool.add(
-                &test_idx,
-                &test,
-                scored.into_iter().map(|s| s.prediction).collect(),
-            );
+            score(inference, pool)?;
         }
         let plain: Vec<&crate::Letter> = test.iter().map(|l| &l.letter).collect();
         baseline.add(
@@ -441,7 +436,7 @@ pub fn cross_validate(
     let (model, pooled_predictions) = model.expect("the default decoding is among them");
     let strict = |r: &EvalReport| r.entities.strict.micro.f1;
     let mut rules_off = BTreeMap::new();
-    for (name, pool) in passes.iter().zip(by_pass_off) {
+    for (pass, pool) in passes.iter().zip(by_pass_off) {
         let (c, _) = pool.finish(letters);
         let off: Vec<f64> = c.folds.iter().map(strict).collect();
         let gains: Vec<f64> = model
@@ -468,7 +463,7 @@ pub fn cross_validate(
             })
             .collect();
         rules_off.insert(
-            name.to_string(),
+            pass.name.to_string(),
             PassEffect {
                 strict_micro_f1: MeanStd::of(&off),
                 gain: MeanStd::of(&gains),

@@ -389,6 +389,11 @@ impl RulesOff {
         Ok(off)
     }
 
+    /// `pass` alone off (nothing, for a step that cannot be switched off).
+    pub fn one(pass: &Pass) -> Self {
+        RulesOff(pass.switchable.then_some(pass.name).into_iter().collect())
+    }
+
     pub fn is_off(&self, pass: &Pass) -> bool {
         self.0.contains(pass.name)
     }
