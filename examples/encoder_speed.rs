@@ -3,7 +3,8 @@
 //! for the dilated convolutions alone, with one or two local attention layers on top, with
 //! `imr`'s bidirectional LSTM layer on top, that layer in place of the convolutions, and
 //! candle-nn's LSTM (one step at a time, the input product inside each step; the backward
-//! direction fed the reversed sequence) in place of the convolutions. Sizes as the shipped model's (hidden 128); embedding,
+//! direction fed the reversed sequence) in place of the convolutions, and the convolutions with
+//! character n-gram vectors (32 wide) beside the embedding. Sizes as the shipped model's (hidden 128); embedding,
 //! features and input projection the same for all; no dropout. Random weights and tokens: speed
 //! only. Prints one line per encoder, median of 5 runs after a warm-up.
 //!
@@ -15,11 +16,18 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::rnn::{LSTMConfig, RNN};
 use candle_nn::{VarBuilder, VarMap};
 use imr::encode::features::FEATURE_DIM;
+use imr::encode::ngrams::NGRAMS_PER_TOKEN;
+use imr::encode::Batch;
 use imr::model::{Encoder, ModelConfig, FORMAT_VERSION};
 
 const BATCH: usize = 16;
 
-fn config(dilations: &[usize], attention_layers: usize, lstm_units: usize) -> ModelConfig {
+fn config(
+    dilations: &[usize],
+    attention_layers: usize,
+    lstm_units: usize,
+    ngram_dim: usize,
+) -> ModelConfig {
     ModelConfig {
         format_version: FORMAT_VERSION,
         vocab_size: 4000,
@@ -38,16 +46,34 @@ fn config(dilations: &[usize], attention_layers: usize, lstm_units: usize) -> Mo
         attention_radius: if attention_layers > 0 { 16 } else { 0 },
         lstm_units,
         lstm_tagger_units: 0,
+        ngram_dim,
     }
 }
 
-/// Token ids, features and mask for `BATCH` windows of `seq` tokens.
-fn inputs(seq: usize, dev: &Device) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+/// A batch of `BATCH` windows of `seq` tokens, each with 12 n-grams.
+fn inputs(seq: usize, dev: &Device) -> candle_core::Result<Batch> {
     let ids: Vec<u32> = (0..BATCH * seq).map(|i| (i * 7919 % 4000) as u32).collect();
-    let ids = Tensor::from_vec(ids, (BATCH, seq), dev)?;
-    let features = Tensor::zeros((BATCH, seq, FEATURE_DIM), DType::F32, dev)?;
-    let mask = Tensor::ones((BATCH, seq), DType::F32, dev)?;
-    Ok((ids, features, mask))
+    let k = NGRAMS_PER_TOKEN;
+    let ngrams: Vec<u32> = (0..BATCH * seq * k)
+        .map(|i| {
+            if i % k < 12 {
+                (i * 104_729 % 8191 + 1) as u32
+            } else {
+                0
+            }
+        })
+        .collect();
+    let weights: Vec<f32> = (0..BATCH * seq * k)
+        .map(|i| if i % k < 12 { 1.0 / 12.0 } else { 0.0 })
+        .collect();
+    Ok(Batch {
+        ids: Tensor::from_vec(ids, (BATCH, seq), dev)?,
+        features: Tensor::zeros((BATCH, seq, FEATURE_DIM), DType::F32, dev)?,
+        mask: Tensor::ones((BATCH, seq), DType::F32, dev)?,
+        ngrams: Tensor::from_vec(ngrams, (BATCH, seq, k), dev)?,
+        ngram_weights: Tensor::from_vec(weights, (BATCH, seq, k), dev)?,
+        seq,
+    })
 }
 
 /// Median seconds of `f` over 5 runs after one warm-up.
@@ -65,36 +91,34 @@ fn median(mut f: impl FnMut() -> candle_core::Result<()>) -> candle_core::Result
 
 fn main() -> candle_core::Result<()> {
     let dev = Device::Cpu;
-    let (train_ids, train_feat, train_mask) = inputs(256, &dev)?;
-    let (infer_ids, infer_feat, infer_mask) = inputs(512, &dev)?;
+    let train_batch = inputs(256, &dev)?;
+    let infer_batch = inputs(512, &dev)?;
     println!("encoder\ttrain batch (s)\tinference batch (s)");
     let convolutions: &[usize] = &[1, 2, 4, 8];
-    for (name, dilations, layers, lstm) in [
-        ("convolutions", convolutions, 0, 0),
-        ("convolutions + 1 attention layer", convolutions, 1, 0),
-        ("convolutions + 2 attention layers", convolutions, 2, 0),
+    for (name, dilations, layers, lstm, ngram) in [
+        ("convolutions", convolutions, 0, 0, 0),
+        ("convolutions + n-grams 32", convolutions, 0, 0, 32),
+        ("convolutions + 1 attention layer", convolutions, 1, 0, 0),
+        ("convolutions + 2 attention layers", convolutions, 2, 0, 0),
         (
             "convolutions + bidirectional LSTM 64 + 64",
             convolutions,
             0,
             64,
+            0,
         ),
-        ("bidirectional LSTM 64 + 64 alone", &[], 0, 64),
+        ("bidirectional LSTM 64 + 64 alone", &[], 0, 64, 0),
     ] {
         let varmap = VarMap::new();
         let encoder = Encoder::new(
-            &config(dilations, layers, lstm),
+            &config(dilations, layers, lstm, ngram),
             VarBuilder::from_varmap(&varmap, DType::F32, &dev),
         )?;
         let train = median(|| {
-            let h = encoder.forward(&train_ids, &train_feat, &train_mask, None)?;
+            let h = encoder.forward(&train_batch, None)?;
             h.sqr()?.mean_all()?.backward().map(|_| ())
         })?;
-        let infer = median(|| {
-            encoder
-                .infer(&infer_ids, &infer_feat, &infer_mask)
-                .map(|_| ())
-        })?;
+        let infer = median(|| encoder.infer(&infer_batch).map(|_| ()))?;
         println!("{name}\t{train:.3}\t{infer:.3}");
     }
 
@@ -102,11 +126,11 @@ fn main() -> candle_core::Result<()> {
     // features and input projection.
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
-    let input = Encoder::new(&config(&[], 0, 0), vb.pp("input"))?;
+    let input = Encoder::new(&config(&[], 0, 0, 0), vb.pp("input"))?;
     let forward = candle_nn::lstm(128, 64, LSTMConfig::default(), vb.pp("fwd"))?;
     let backward = candle_nn::lstm(128, 64, LSTMConfig::default(), vb.pp("bwd"))?;
-    let run = |ids: &Tensor, features: &Tensor, mask: &Tensor| -> candle_core::Result<Tensor> {
-        let x = input.forward(ids, features, mask, None)?;
+    let run = |batch: &Batch| -> candle_core::Result<Tensor> {
+        let x = input.forward(batch, None)?;
         let seq = x.dim(1)?;
         let reverse = Tensor::from_vec((0..seq as u32).rev().collect(), seq, &dev)?;
         let there = forward.states_to_tensor(&forward.seq(&x)?)?;
@@ -114,10 +138,10 @@ fn main() -> candle_core::Result<()> {
         Tensor::cat(&[&there, &back.index_select(&reverse, 1)?], 2)
     };
     let train = median(|| {
-        let h = run(&train_ids, &train_feat, &train_mask)?;
+        let h = run(&train_batch)?;
         h.sqr()?.mean_all()?.backward().map(|_| ())
     })?;
-    let infer = median(|| run(&infer_ids, &infer_feat, &infer_mask).map(|_| ()))?;
+    let infer = median(|| run(&infer_batch).map(|_| ()))?;
     println!("candle-nn bidirectional LSTM 64 + 64 alone\t{train:.3}\t{infer:.3}");
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! and every wrong decision to stderr, and the test report as JSON to stdout.
 //!
 //! `cargo run --release --example experiment -- EPOCHS`, with DROPOUT, WORD_DROPOUT, HIDDEN,
-//! LR and PATIENCE overriding the defaults from the environment. The single-split figures in
+//! LR, PATIENCE, NGRAM_DIM, MASK_VERDICTS, AUGMENT and LEXICON_FILTER (0 or 1) overriding the
+//! defaults from the environment. The single-split figures in
 //! README.md ("What was measured") came from this at the commits that made each change.
 
 use imr::annotation::Label;
@@ -33,12 +34,16 @@ fn main() {
         model: imr::model::ModelConfig {
             dropout: env("DROPOUT", d.model.dropout),
             hidden: env("HIDDEN", d.model.hidden),
+            ngram_dim: env("NGRAM_DIM", d.model.ngram_dim),
             ..d.model.clone()
         },
         epochs,
         word_dropout: env("WORD_DROPOUT", d.word_dropout),
         learning_rate: env("LR", d.learning_rate),
         patience: env("PATIENCE", d.patience),
+        mask_verdicts: env("MASK_VERDICTS", d.mask_verdicts),
+        augment: env("AUGMENT", d.augment),
+        lexicon_filter: env("LEXICON_FILTER", u8::from(d.lexicon_filter)) == 1,
         ..d
     };
     eprintln!("train {} dev {} test {}", tr.len(), dev.len(), test.len());
@@ -131,6 +136,24 @@ fn main() {
     eprintln!(
         "full decoding: micro strict {:.3} lenient {:.3}",
         w.entities.strict.micro.f1, w.entities.lenient.micro.f1
+    );
+    let rules = Inference::of(&trained);
+    let (d, _) = imr::eval::evaluate(&rules, &test).unwrap();
+    eprintln!(
+        "rules decoding: micro strict {:.3} lenient {:.3}",
+        d.entities.strict.micro.f1, d.entities.lenient.micro.f1
+    );
+    let masked: Vec<_> = test
+        .iter()
+        .map(|l| imr::annotation::corpus::LabelledLetter {
+            letter: imr::eval::baselines::mask_conclusions(&l.letter).unwrap().0,
+            entities: l.entities.clone(),
+        })
+        .collect();
+    let (m, _) = imr::eval::evaluate(&rules, &masked).unwrap();
+    eprintln!(
+        "masked decisions: macro-F1 {:.3} AUC {:?}",
+        m.decisions.model.macro_f1, m.decisions.model.roc_auc
     );
     println!("{}", serde_json::to_string_pretty(&r).unwrap());
 }

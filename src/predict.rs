@@ -266,9 +266,7 @@ impl<'a> Inference<'a> {
                 })
                 .collect();
             let batch = make_batch(&pieces, self.tokenizer.pad_id(), self.device)?;
-            let lp = self
-                .model
-                .tag_log_probs(&batch.ids, &batch.features, &batch.mask)?;
+            let lp = self.model.tag_log_probs(&batch)?;
             // (batch, seq, tags) flattened
             let flat: Vec<f32> = lp.flatten_all()?.to_vec1()?;
             for (bi, &(li, start, core, keep_end)) in chunk.iter().enumerate() {
@@ -305,10 +303,7 @@ impl<'a> Inference<'a> {
                 })
                 .collect();
             let batch = make_batch(&pieces, self.tokenizer.pad_id(), self.device)?;
-            let z: Vec<f32> = self
-                .model
-                .decision_logits(&batch.ids, &batch.features, &batch.mask, None)?
-                .to_vec1()?;
+            let z: Vec<f32> = self.model.decision_logits(&batch, None)?.to_vec1()?;
             for ((li, i, _), z) in chunk.iter().zip(z) {
                 out[*li][*i] = z;
             }

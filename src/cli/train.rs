@@ -99,6 +99,20 @@ pub struct EncoderArgs {
     /// Tokens each token attends to on either side.
     #[arg(long, default_value_t = 16)]
     attention_radius: usize,
+    /// Width of the character n-gram vectors beside each token's embedding (0: none).
+    #[arg(long, default_value_t = TrainConfig::default().model.ngram_dim)]
+    ngram_dim: usize,
+    /// Share of the training rationales the decision head reads with their verdict sentences
+    /// blanked (0: none).
+    #[arg(long, default_value_t = TrainConfig::default().mask_verdicts)]
+    mask_verdicts: f32,
+    /// Share of the training letters read each epoch with their gold mentions replaced by
+    /// other drug names, diagnoses, strengths and counts (0: none).
+    #[arg(long, default_value_t = TrainConfig::default().augment)]
+    augment: f32,
+    /// Keep drug-lexicon entries that the training letters use as ordinary words.
+    #[arg(long)]
+    no_lexicon_filter: bool,
 }
 
 impl EncoderArgs {
@@ -110,6 +124,10 @@ impl EncoderArgs {
         }
         m.lstm_units = self.lstm_units;
         m.lstm_tagger_units = self.lstm_tagger;
+        m.ngram_dim = self.ngram_dim;
+        cfg.mask_verdicts = self.mask_verdicts;
+        cfg.augment = self.augment;
+        cfg.lexicon_filter = !self.no_lexicon_filter;
         if self.attention_layers > 0 {
             m.attention_layers = self.attention_layers;
             m.attention_heads = self.attention_heads;

@@ -4,7 +4,7 @@
 //! the model directory, so that a model is self-contained.
 
 use crate::words::Words;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::sync::LazyLock;
@@ -13,6 +13,8 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use regex::Regex;
 
+use crate::annotation::corpus::LabelledLetter;
+use crate::annotation::Label;
 use crate::error::{Error, Result};
 use crate::letter::CharIndex;
 
@@ -34,6 +36,10 @@ pub struct Lexicon {
     diagnoses: HashSet<String>,
     /// Every two words next to each other in a diagnosis phrase, as `"a b"` (derived).
     diagnosis_pairs: HashSet<String>,
+    /// Drug entries set aside as ordinary words (`common_words`, `without_drugs`): not looked
+    /// up, but saved with the lexicon so that the filter ships with the model and can be
+    /// undone (`with_all_drugs`) before a new training filters with its own letters.
+    set_aside: BTreeSet<String>,
 }
 
 /// Character ranges where a lexicon entry matched.
@@ -174,8 +180,78 @@ impl Lexicon {
             drugs: drugs.into_iter().filter_map(key).collect(),
             diagnoses: diagnoses.into_iter().filter_map(key).collect(),
             diagnosis_pairs: HashSet::new(),
+            set_aside: BTreeSet::new(),
         }
         .with_pairs()
+    }
+
+    /// The drug-lexicon entries that the letters use only as ordinary words: each matches
+    /// somewhere outside every gold DRUG span and never as a gold DRUG span's own text (a
+    /// word the gold tags as a drug in any letter stays). The gold tags every mention
+    /// (ANNOTATION.md), so an entry found outside the drug spans is, in that letter, not a
+    /// drug: `support`, `balance`, `flexeril` only where a letter never tags it. Sorted.
+    pub fn common_words(&self, letters: &[LabelledLetter]) -> Vec<String> {
+        let mut as_drug: HashSet<String> = HashSet::new();
+        let mut as_word: HashSet<String> = HashSet::new();
+        for l in letters {
+            let drugs: Vec<(usize, usize)> = l
+                .entities
+                .iter()
+                .filter(|e| e.label == Label::Drug)
+                .map(|e| (e.start, e.end))
+                .collect();
+            let chars: Vec<char> = l.letter.text.chars().collect();
+            for (s, e) in self.find(&l.letter.text, &l.letter.chars).drugs {
+                let Some(k) = key(&chars[s..e].iter().collect::<String>()) else {
+                    continue;
+                };
+                if drugs.iter().any(|&(ds, de)| s >= ds && e <= de) {
+                    as_drug.insert(k);
+                } else if drugs.iter().all(|&(ds, de)| e <= ds || s >= de) {
+                    as_word.insert(k);
+                }
+            }
+        }
+        let mut out: Vec<String> = as_word.difference(&as_drug).cloned().collect();
+        out.sort();
+        out
+    }
+
+    /// This lexicon with the drug entries `common` (`common_words`) set aside: no longer
+    /// looked up, still saved.
+    pub fn without_drugs(mut self, common: &[String]) -> Lexicon {
+        for w in common {
+            if self.drugs.remove(w) {
+                self.set_aside.insert(w.clone());
+            }
+        }
+        self
+    }
+
+    /// This lexicon with every set-aside drug entry looked up again: the lexicon as it was
+    /// built, before any training filtered it.
+    pub fn with_all_drugs(mut self) -> Lexicon {
+        self.drugs.extend(std::mem::take(&mut self.set_aside));
+        self
+    }
+
+    /// The drug entries set aside as ordinary words, sorted.
+    pub fn set_aside(&self) -> Vec<&str> {
+        self.set_aside.iter().map(String::as_str).collect()
+    }
+
+    /// Every drug entry, sorted (lower-cased, as looked up).
+    pub fn drug_names(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.drugs.iter().map(String::as_str).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Every diagnosis phrase, sorted (lower-cased, as looked up).
+    pub fn diagnosis_phrases(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.diagnoses.iter().map(String::as_str).collect();
+        v.sort_unstable();
+        v
     }
 
     pub fn len(&self) -> (usize, usize) {
@@ -186,8 +262,9 @@ impl Lexicon {
         self.drugs.is_empty() && self.diagnoses.is_empty()
     }
 
-    /// Writes the gazetteers as gzip text, one `D<TAB>phrase` or `X<TAB>phrase` a line, sorted so
-    /// that the file is byte-identical for the same data.
+    /// Writes the gazetteers as gzip text, one `D<TAB>phrase` or `X<TAB>phrase` a line (and
+    /// `C<TAB>word` for a drug entry set aside as an ordinary word), sorted so that the file is
+    /// byte-identical for the same data.
     pub fn save(&self, path: &Path) -> Result<()> {
         let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
         let mut gz = GzEncoder::new(f, flate2::Compression::best());
@@ -199,8 +276,10 @@ impl Lexicon {
             }
             Ok(())
         };
+        let aside: HashSet<String> = self.set_aside.iter().cloned().collect();
         write_all("D", &self.drugs)
             .and_then(|_| write_all("X", &self.diagnoses))
+            .and_then(|_| write_all("C", &aside))
             .map_err(|e| Error::io(path, e))?;
         gz.finish().map_err(|e| Error::io(path, e))?;
         Ok(())
@@ -234,6 +313,7 @@ impl Lexicon {
             match line.split_once('\t') {
                 Some(("D", v)) => lex.drugs.insert(v.to_owned()),
                 Some(("X", v)) => lex.diagnoses.insert(v.to_owned()),
+                Some(("C", v)) => lex.set_aside.insert(v.to_owned()),
                 _ => return Err(bad(format!("line {}: not a lexicon entry", i + 1))),
             };
         }
@@ -336,5 +416,45 @@ mod tests {
         lex.save(&p).unwrap();
         let back = Lexicon::load(&p).unwrap();
         assert_eq!(back.find(text, &CharIndex::new(text)), m);
+    }
+
+    #[test]
+    fn common_words_are_entries_used_only_outside_the_drug_gold() {
+        use crate::annotation::EntitySpan;
+        let lex = Lexicon::from_entries(["support", "norco", "flexeril", "balance"], ["pain"]);
+        // Each text is a letter's decisions section, after a heading and an item line.
+        const HEAD: &str = "IMR ISSUES, DECISIONS AND RATIONALES\nPhysical therapy #12: Upheld\n\nDecision rationale: ";
+        let at = HEAD.chars().count();
+        let letter = |text: &str, drugs: &[(usize, usize)]| LabelledLetter {
+            letter: crate::Letter::from_text("x.txt", format!("{HEAD}{text}\n")).unwrap(),
+            entities: drugs
+                .iter()
+                .map(|&(start, end)| EntitySpan {
+                    start: at + start,
+                    end: at + end,
+                    label: Label::Drug,
+                })
+                .collect(),
+        };
+        let letters = [
+            // `Norco` is a drug here; `support` and `flexeril` are not tagged.
+            letter("Norco for support. Flexeril.", &[(0, 5)]),
+            // `flexeril` is tagged in another letter: it stays.
+            letter("Flexeril helps balance and support.", &[(0, 8)]),
+        ];
+        let common = lex.common_words(&letters);
+        assert_eq!(common, ["balance", "support"]);
+        let filtered = lex.clone().without_drugs(&common);
+        assert_eq!(filtered.drug_names(), ["flexeril", "norco"]);
+        assert_eq!(filtered.set_aside(), ["balance", "support"]);
+        // Deterministic: the same letters give the same list.
+        assert_eq!(lex.common_words(&letters), common);
+        // The filter is saved with the lexicon and can be undone.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lexicon.txt.gz");
+        filtered.save(&p).unwrap();
+        let back = Lexicon::load(&p).unwrap();
+        assert_eq!(back, filtered);
+        assert_eq!(back.with_all_drugs(), lex);
     }
 }

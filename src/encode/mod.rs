@@ -3,6 +3,7 @@
 
 pub mod features;
 pub mod lexicon;
+pub mod ngrams;
 
 use crate::words::Words;
 use std::ops::Range;
@@ -11,6 +12,7 @@ use candle_core::{Device, Tensor};
 
 use crate::encode::features::{letter_parts, pattern_matches, token_features, FEATURE_DIM};
 use crate::encode::lexicon::Lexicon;
+use crate::encode::ngrams::{token_ngrams, NGRAMS_PER_TOKEN};
 use crate::error::Result;
 use crate::letter::Letter;
 use crate::tokenize::{LetterTokenizer, Tokens};
@@ -20,6 +22,9 @@ pub struct EncodedLetter {
     pub tokens: Tokens,
     /// Row-major `(tokens, FEATURE_DIM)`.
     pub features: Vec<f32>,
+    /// Row-major `(tokens, NGRAMS_PER_TOKEN)`: the hashed character n-grams of each token's
+    /// word (`ngrams.rs`), 0 where unused.
+    pub ngrams: Vec<u32>,
     /// Token range of each item's rationale, in item order.
     pub rationales: Vec<Range<usize>>,
     /// For each token, whether it continues the previous token inside one word: they touch,
@@ -114,9 +119,11 @@ impl EncodedLetter {
             })
             .collect::<Vec<bool>>();
         let edge_word = edge_tokens(&chars, &tokens.offsets, &continues_word);
+        let ngrams = token_ngrams(&chars, &tokens.offsets, &continues_word);
         Ok(EncodedLetter {
             tokens,
             features,
+            ngrams,
             rationales,
             continues_word,
             edge_word,
@@ -157,11 +164,15 @@ pub struct Piece<'a> {
 }
 
 /// A padded batch: ids `(batch, seq)` u32, features `(batch, seq, FEATURE_DIM)`, mask
-/// `(batch, seq)` f32.
+/// `(batch, seq)` f32; each token's n-gram buckets `(batch, seq, NGRAMS_PER_TOKEN)` u32 and
+/// their weights, f32 of the same shape: 1/n for each of a token's n used slots, 0 elsewhere,
+/// so that the encoder's sum of n-gram vectors is their mean.
 pub struct Batch {
     pub ids: Tensor,
     pub features: Tensor,
     pub mask: Tensor,
+    pub ngrams: Tensor,
+    pub ngram_weights: Tensor,
     pub seq: usize,
 }
 
@@ -176,10 +187,20 @@ pub fn make_batch(pieces: &[Piece], pad_id: u32, device: &Device) -> candle_core
     let mut ids = vec![pad_id; b * seq];
     let mut feats = vec![0f32; b * seq * FEATURE_DIM];
     let mut mask = vec![0f32; b * seq];
+    const K: usize = NGRAMS_PER_TOKEN;
+    let mut ngrams = vec![0u32; b * seq * K];
+    let mut weights = vec![0f32; b * seq * K];
     for (i, p) in pieces.iter().enumerate() {
         for (j, &pos) in p.positions.iter().enumerate() {
             ids[i * seq + j] = p.letter.tokens.ids[pos];
             mask[i * seq + j] = 1.0;
+            let src = &p.letter.ngrams[pos * K..(pos + 1) * K];
+            let used = src.iter().filter(|&&g| g != 0).count().max(1);
+            let at = (i * seq + j) * K;
+            ngrams[at..at + K].copy_from_slice(src);
+            for (w, &g) in weights[at..at + K].iter_mut().zip(src) {
+                *w = if g != 0 { 1.0 / used as f32 } else { 0.0 };
+            }
             let dst = (i * seq + j) * FEATURE_DIM;
             feats[dst..dst + FEATURE_DIM]
                 .copy_from_slice(&p.letter.features[pos * FEATURE_DIM..(pos + 1) * FEATURE_DIM]);
@@ -189,6 +210,8 @@ pub fn make_batch(pieces: &[Piece], pad_id: u32, device: &Device) -> candle_core
         ids: Tensor::from_vec(ids, (b, seq), device)?,
         features: Tensor::from_vec(feats, (b, seq, FEATURE_DIM), device)?,
         mask: Tensor::from_vec(mask, (b, seq), device)?,
+        ngrams: Tensor::from_vec(ngrams, (b, seq, K), device)?,
+        ngram_weights: Tensor::from_vec(weights, (b, seq, K), device)?,
         seq,
     })
 }

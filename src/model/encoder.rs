@@ -1,4 +1,5 @@
-//! The shared encoder: token embedding plus input features, projected to the hidden size, then
+//! The shared encoder: token embedding, the mean of its word's character n-gram vectors (when
+//! `ModelConfig::ngram_dim` > 0) and the input features, projected to the hidden size, then
 //! residual blocks of (layer norm -> dilated convolution -> GELU -> dropout); optionally a
 //! bidirectional LSTM layer (`lstm.rs`) and local self-attention layers (`attention.rs`) on top.
 //!
@@ -10,9 +11,12 @@ use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 
 use super::attention::LocalAttention;
+use super::fused::ngram_mean;
 use super::layers::{maybe_dropout, Dense, DilatedConv, Dropout, LayerNorm};
 use super::lstm::BiLstm;
 use super::ModelConfig;
+use crate::encode::ngrams::NGRAM_BUCKETS;
+use crate::encode::Batch;
 
 #[derive(Debug, Clone)]
 struct Block {
@@ -23,6 +27,8 @@ struct Block {
 #[derive(Debug, Clone)]
 pub struct Encoder {
     embed: Embedding,
+    /// `(NGRAM_BUCKETS, ngram_dim)`: one vector per n-gram bucket.
+    ngrams: Option<Tensor>,
     input: Dense,
     blocks: Vec<Block>,
     lstm: Option<BiLstm>,
@@ -33,7 +39,22 @@ pub struct Encoder {
 impl Encoder {
     pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
         let embed = candle_nn::embedding(cfg.vocab_size, cfg.embed_dim, vb.pp("embed"))?;
-        let input = Dense::new(cfg.embed_dim + cfg.feature_dim, cfg.hidden, vb.pp("input"))?;
+        let ngrams = match cfg.ngram_dim {
+            0 => None,
+            d => Some(vb.get_with_hints(
+                (NGRAM_BUCKETS, d),
+                "ngram_embed",
+                candle_nn::Init::Randn {
+                    mean: 0.0,
+                    stdev: 1.0,
+                },
+            )?),
+        };
+        let input = Dense::new(
+            cfg.embed_dim + cfg.ngram_dim + cfg.feature_dim,
+            cfg.hidden,
+            vb.pp("input"),
+        )?;
         let blocks = cfg
             .dilations
             .iter()
@@ -63,6 +84,7 @@ impl Encoder {
         let norm = LayerNorm::new(cfg.hidden, vb.pp("out_norm"))?;
         Ok(Encoder {
             embed,
+            ngrams,
             input,
             blocks,
             lstm,
@@ -71,20 +93,34 @@ impl Encoder {
         })
     }
 
-    /// ids `(batch, seq)` u32, features `(batch, seq, feature_dim)`, mask `(batch, seq)` ->
-    /// `(batch, seq, hidden)`; padded positions are zero after every block so that they never
-    /// leak into real tokens through the convolutions.
-    pub fn forward(
-        &self,
-        ids: &Tensor,
-        features: &Tensor,
-        mask: &Tensor,
-        mut dropout: Option<&mut Dropout>,
-    ) -> Result<Tensor> {
-        let mask = mask.to_dtype(DType::F32)?;
+    /// The input rows before the projection: token embedding, n-gram mean (differentiable, or
+    /// fused at inference), features.
+    fn inputs(&self, batch: &Batch, fused: bool) -> Result<Tensor> {
+        let e = self.embed.forward(&batch.ids)?;
+        match &self.ngrams {
+            None => Tensor::cat(&[&e, &batch.features], 2),
+            Some(table) => {
+                let g = if fused {
+                    ngram_mean(table, &batch.ngrams, &batch.ngram_weights)?
+                } else {
+                    // (batch, seq, K, dim) weighted, summed over K.
+                    let (b, s, k) = batch.ngrams.dims3()?;
+                    let rows = table.index_select(&batch.ngrams.flatten_all()?, 0)?;
+                    rows.reshape((b, s, k, table.dim(1)?))?
+                        .broadcast_mul(&batch.ngram_weights.unsqueeze(3)?)?
+                        .sum(2)?
+                };
+                Tensor::cat(&[&e, &g, &batch.features], 2)
+            }
+        }
+    }
+
+    /// A batch (`encode::Batch`) -> `(batch, seq, hidden)`; padded positions are zero after
+    /// every block so that they never leak into real tokens through the convolutions.
+    pub fn forward(&self, batch: &Batch, mut dropout: Option<&mut Dropout>) -> Result<Tensor> {
+        let mask = batch.mask.to_dtype(DType::F32)?;
         let m = mask.unsqueeze(2)?;
-        let e = self.embed.forward(ids)?;
-        let x = Tensor::cat(&[&e, features], 2)?;
+        let x = self.inputs(batch, false)?;
         let mut h = self.input.forward(&x)?.broadcast_mul(&m)?;
         for b in &self.blocks {
             // Re-mask after the norm: a zero vector normalises to the norm's bias, which would
@@ -105,12 +141,12 @@ impl Encoder {
 
     /// `forward` at inference (no dropout, no backward): the same numbers up to float rounding,
     /// with each block's norm, convolution taps and bias-GELU-residual-mask fused into single
-    /// passes (`fused.rs`). The embedding and input projection are as in `forward`.
-    pub fn infer(&self, ids: &Tensor, features: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let mask = mask.to_dtype(DType::F32)?.contiguous()?;
+    /// passes (`fused.rs`), and the n-gram mean read from the table without materialising
+    /// every n-gram's vector. The embedding and input projection are as in `forward`.
+    pub fn infer(&self, batch: &Batch) -> Result<Tensor> {
+        let mask = batch.mask.to_dtype(DType::F32)?.contiguous()?;
         let m = mask.unsqueeze(2)?;
-        let e = self.embed.forward(ids)?;
-        let x = Tensor::cat(&[&e, features], 2)?;
+        let x = self.inputs(batch, true)?;
         let mut h = self.input.forward(&x)?.broadcast_mul(&m)?;
         for b in &self.blocks {
             let normed = b.norm.forward_masked(&h, &mask)?;

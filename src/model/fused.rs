@@ -2,7 +2,8 @@
 //!
 //! Each replaces a chain of candle ops, every one of which allocates and fills a fresh buffer,
 //! by one pass over the data: a masked layer norm, the gathering of a dilated convolution's taps,
-//! and bias + GELU + residual + mask written in place over the convolution's output. They have
+//! bias + GELU + residual + mask written in place over the convolution's output, and the
+//! weighted mean of each token's n-gram vectors read straight from their table. They have
 //! no backward pass: training composes the same arithmetic from candle ops (`layers.rs`,
 //! `encoder.rs`), and the tests below check that both give the same numbers.
 //!
@@ -10,7 +11,9 @@
 //! of inference time, and allocating, page-faulting and copying the intermediate buffers about
 //! a fifth.
 
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, InplaceOp3, Layout, Result, Shape};
+use candle_core::{
+    bail, CpuStorage, CustomOp1, CustomOp2, InplaceOp3, Layout, Result, Shape, Storage, Tensor,
+};
 
 /// The contiguous `f32` data a layout describes, or an error naming the kernel.
 pub(super) fn f32s<'s>(
@@ -217,10 +220,85 @@ impl InplaceOp3 for GeluResidual<'_> {
     }
 }
 
+/// Each token's n-gram vectors weighted and summed: `table` `(buckets, dim)`, `ids` and
+/// `weights` `(batch, seq, k)` -> `(batch, seq, dim)`, as `index_select` of every slot's row,
+/// times its weight, summed over the slots (the training path, `Encoder::inputs`), without
+/// the `(batch, seq, k, dim)` buffer between. Slots of weight 0 are skipped; an id outside the
+/// table is an error.
+pub fn ngram_mean(table: &Tensor, ids: &Tensor, weights: &Tensor) -> Result<Tensor> {
+    let (b, s, k) = ids.dims3()?;
+    let (rows, d) = table.dims2()?;
+    let ids: Vec<u32> = ids.flatten_all()?.to_vec1()?;
+    let w: Vec<f32> = weights.flatten_all()?.to_vec1()?;
+    if w.len() != ids.len() {
+        bail!("ngram_mean: {} weights for {} ids", w.len(), ids.len());
+    }
+    let table = table.contiguous()?;
+    let (storage, layout) = table.storage_and_layout();
+    let Storage::Cpu(cpu) = &*storage else {
+        bail!("ngram_mean: expects a CPU tensor");
+    };
+    let t = f32s(cpu, layout, "ngram_mean")?;
+    let mut out = vec![0f32; b * s * d];
+    for (row, o) in out.chunks_exact_mut(d).enumerate() {
+        for j in row * k..(row + 1) * k {
+            if w[j] == 0.0 {
+                continue;
+            }
+            let g = ids[j] as usize;
+            if g >= rows {
+                bail!("ngram_mean: bucket {g} outside a table of {rows}");
+            }
+            for (x, &v) in o.iter_mut().zip(&t[g * d..(g + 1) * d]) {
+                *x += w[j] * v;
+            }
+        }
+    }
+    drop(storage);
+    Tensor::from_vec(out, (b, s, d), table.device())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Tensor};
+    use candle_core::Device;
+
+    #[test]
+    fn ngram_mean_equals_the_training_path_and_refuses_a_bucket_outside() {
+        let dev = Device::Cpu;
+        let table = Tensor::from_vec(
+            (0..40)
+                .map(|i| ((i as f32) * 0.31).sin())
+                .collect::<Vec<_>>(),
+            (10, 4),
+            &dev,
+        )
+        .unwrap();
+        let ids = Tensor::from_vec(vec![3u32, 7, 0, 9, 0, 0], (1, 2, 3), &dev).unwrap();
+        let w = Tensor::from_vec(vec![0.5f32, 0.5, 0.0, 1.0, 0.0, 0.0], (1, 2, 3), &dev).unwrap();
+        let fused = ngram_mean(&table, &ids, &w).unwrap();
+        let plain = table
+            .index_select(&ids.flatten_all().unwrap(), 0)
+            .unwrap()
+            .reshape((1, 2, 3, 4))
+            .unwrap()
+            .broadcast_mul(&w.unsqueeze(3).unwrap())
+            .unwrap()
+            .sum(2)
+            .unwrap();
+        let diff = (fused - plain)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-6, "{diff}");
+        let bad = Tensor::from_vec(vec![3u32, 10, 0, 9, 0, 0], (1, 2, 3), &dev).unwrap();
+        let err = ngram_mean(&table, &bad, &w).unwrap_err().to_string();
+        assert!(err.contains("bucket 10 outside a table of 10"), "{err}");
+    }
 
     #[test]
     fn exp_and_gelu_match_the_library_functions() {

@@ -16,6 +16,8 @@ use candle_core::{Result, Tensor, D};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
+use crate::encode::Batch;
+
 pub use decision::DecisionHead;
 pub use encoder::Encoder;
 pub use layers::Dropout;
@@ -84,6 +86,10 @@ pub struct ModelConfig {
     /// of models without one.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lstm_tagger_units: usize,
+    /// Width of the character n-gram vectors each encoder adds to its token embedding (0:
+    /// none; `encode::ngrams`). Absent from the directories of models without them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ngram_dim: usize,
 }
 
 #[cfg(test)]
@@ -164,6 +170,7 @@ impl ModelConfig {
         within("rationale_tokens", self.rationale_tokens, 1, 1 << 20)?;
         within("lstm_units", self.lstm_units, 0, 4096)?;
         within("lstm_tagger_units", self.lstm_tagger_units, 0, 4096)?;
+        within("ngram_dim", self.ngram_dim, 0, 4096)?;
         within("attention_layers", self.attention_layers, 0, 64)?;
         if self.attention_layers > 0 {
             within("attention_heads", self.attention_heads, 1, self.hidden)?;
@@ -249,13 +256,11 @@ impl ImrModel {
         })
     }
 
-    /// Tag log-probabilities `(batch, seq, num_tags)` at inference, inputs as `tag_logits`:
-    /// the main tagger's, or with a second tagger the log of the two taggers' mean
-    /// probabilities.
-    pub fn tag_log_probs(&self, ids: &Tensor, features: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let main =
-            candle_nn::ops::log_softmax(&self.tag_logits(ids, features, mask, None)?, D::Minus1)?;
-        match self.lstm_tag_logits(ids, features, mask, None)? {
+    /// Tag log-probabilities `(batch, seq, num_tags)` of a batch at inference: the main
+    /// tagger's, or with a second tagger the log of the two taggers' mean probabilities.
+    pub fn tag_log_probs(&self, batch: &Batch) -> Result<Tensor> {
+        let main = candle_nn::ops::log_softmax(&self.tag_logits(batch, None)?, D::Minus1)?;
+        match self.lstm_tag_logits(batch, None)? {
             Some(second) => {
                 let second = candle_nn::ops::log_softmax(&second, D::Minus1)?;
                 ((main.exp()? + second.exp()?)? * 0.5)?.log()
@@ -267,46 +272,35 @@ impl ImrModel {
     /// The second tagger's logits, as `tag_logits` (None without one).
     pub fn lstm_tag_logits(
         &self,
-        ids: &Tensor,
-        features: &Tensor,
-        mask: &Tensor,
+        batch: &Batch,
         dropout: Option<&mut Dropout>,
     ) -> Result<Option<Tensor>> {
         self.lstm_tagger
             .as_ref()
-            .map(|(encoder, tagger)| tag(encoder, tagger, ids, features, mask, dropout))
+            .map(|(encoder, tagger)| tag(encoder, tagger, batch, dropout))
             .transpose()
     }
 
-    /// Tag logits `(batch, seq, num_tags)` for token ids `(batch, seq)`, features
-    /// `(batch, seq, feature_dim)` and mask `(batch, seq)` (1 = token, 0 = padding).
-    /// With dropout (training) the graph can be differentiated; without (inference) it runs the
-    /// fused kernels, which cannot.
-    pub fn tag_logits(
-        &self,
-        ids: &Tensor,
-        features: &Tensor,
-        mask: &Tensor,
-        dropout: Option<&mut Dropout>,
-    ) -> Result<Tensor> {
-        tag(&self.encoder, &self.tagger, ids, features, mask, dropout)
+    /// Tag logits `(batch, seq, num_tags)` of a batch (`encode::Batch`: ids, features, mask,
+    /// n-grams). With dropout (training) the graph can be differentiated; without (inference)
+    /// it runs the fused kernels, which cannot.
+    pub fn tag_logits(&self, batch: &Batch, dropout: Option<&mut Dropout>) -> Result<Tensor> {
+        tag(&self.encoder, &self.tagger, batch, dropout)
     }
 
-    /// Decision logits `(batch,)` for rationales given as ids/features/mask like `tag_logits`.
-    /// Only the rationale's own tokens are encoded: the item line that states the decision is
-    /// never in view. Differentiable with dropout, fused without, as `tag_logits`.
+    /// Decision logits `(batch,)` for a batch of rationales, as `tag_logits`. Only the
+    /// rationale's own tokens are encoded: the item line that states the decision is never in
+    /// view. Differentiable with dropout, fused without, as `tag_logits`.
     pub fn decision_logits(
         &self,
-        ids: &Tensor,
-        features: &Tensor,
-        mask: &Tensor,
+        batch: &Batch,
         mut dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
         let h = match dropout.as_deref_mut() {
-            Some(d) => self.encoder.forward(ids, features, mask, Some(d))?,
-            None => self.encoder.infer(ids, features, mask)?,
+            Some(d) => self.encoder.forward(batch, Some(d))?,
+            None => self.encoder.infer(batch)?,
         };
-        self.decision.forward(&h, mask, dropout)
+        self.decision.forward(&h, &batch.mask, dropout)
     }
 }
 
@@ -314,13 +308,11 @@ impl ImrModel {
 fn tag(
     encoder: &Encoder,
     tagger: &TagHead,
-    ids: &Tensor,
-    features: &Tensor,
-    mask: &Tensor,
+    batch: &Batch,
     dropout: Option<&mut Dropout>,
 ) -> Result<Tensor> {
     match dropout {
-        Some(d) => tagger.forward(&encoder.forward(ids, features, mask, Some(d))?),
-        None => tagger.infer(&encoder.infer(ids, features, mask)?, mask),
+        Some(d) => tagger.forward(&encoder.forward(batch, Some(d))?),
+        None => tagger.infer(&encoder.infer(batch)?, &batch.mask),
     }
 }
