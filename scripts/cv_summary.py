@@ -7,16 +7,27 @@ r = json.load(open(sys.argv[1] if len(sys.argv) > 1 else "reports/cv.json"))
 print(f"{r['k']}-fold cross-validation, {r['letters']} letters, seed {r['seed']}\n")
 for k, v in r["mean"].items():
     print(f"{k:<44} {v:.3f} +/- {r['std'][k]:.3f}")
-print("\nentity decoding (same models): strict / lenient micro-F1, mean +/- std over folds")
+sealed = r.get("sealed_folds")
+if sealed:
+    print(f"\nerrors are read on folds {r['read_folds']} only; folds {sealed} are sealed")
+print("\nentity decoding (same models): strict / lenient micro-F1, mean +/- std over folds"
+      + ("; strict on the folds read / sealed" if sealed else ""))
 for name, d in r["decodings"].items():
     s, l = d["strict_micro_f1"], d["lenient_micro_f1"]
-    print(f"  {name:<12} {s['mean']:.3f} +/- {s['std']:.3f}   {l['mean']:.3f} +/- {l['std']:.3f}")
+    line = f"  {name:<12} {s['mean']:.3f} +/- {s['std']:.3f}   {l['mean']:.3f} +/- {l['std']:.3f}"
+    if sealed:
+        line += f"   {d['strict_read']['mean']:.3f} / {d['strict_sealed']['mean']:.3f}"
+    print(line)
 if r.get("rules_off"):
     print("\neach rule switched off alone (same models): strict micro-F1, and the rule's gain,")
-    print("mean +/- std over folds (a gain under its std is noise)")
+    print("mean +/- std over folds (a gain under its std is noise)"
+          + ("; the gain on the folds read / sealed" if sealed else ""))
     for name, p in sorted(r["rules_off"].items(), key=lambda kv: -kv[1]["gain"]["mean"]):
         f, g = p["strict_micro_f1"], p["gain"]
-        print(f"  {name:<15} {f['mean']:.3f} +/- {f['std']:.3f}   {g['mean']:+.4f} +/- {g['std']:.4f}")
+        line = f"  {name:<15} {f['mean']:.3f} +/- {f['std']:.3f}   {g['mean']:+.4f} +/- {g['std']:.4f}"
+        if sealed:
+            line += f"   {p['gain_read']['mean']:+.4f} / {p['gain_sealed']['mean']:+.4f}"
+        print(line)
 keys = ["entities.strict.micro.f1", "entities.lenient.micro.f1", "entities.strict.DRUG.f1",
         "entities.strict.DOSE.f1", "entities.strict.QUANTITY.f1",
         "entities.strict.GUIDELINE_PAGE.f1", "entities.strict.DIAGNOSIS.f1",

@@ -44,11 +44,28 @@ pub fn assign_folds(letters: &[LabelledLetter], k: usize, seed: u64) -> Vec<usiz
     fold
 }
 
+/// How many folds (the first ones) the errors of a cross-validation are read on: the report's
+/// error tables show only their letters, and every rule or setting is to be written from
+/// them. The other folds are sealed: a change is judged by its gain there (README, "How a
+/// rule earns its place"). With K folds, at most K - 1 are read.
+pub const READ_FOLDS: usize = 2;
+
+/// The folds read (0-based) of a K-fold cross-validation.
+pub fn read_folds(k: usize) -> std::ops::Range<usize> {
+    0..READ_FOLDS.min(k.saturating_sub(1))
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CvReport {
     pub k: usize,
     pub seed: u64,
     pub letters: usize,
+    /// The folds whose errors may be read (1-based; `READ_FOLDS`); the others are sealed.
+    pub read_folds: Vec<usize>,
+    pub sealed_folds: Vec<usize>,
+    /// Per letter, in input order: whether it is in a sealed fold.
+    #[serde(skip)]
+    pub sealed_letters: Vec<bool>,
     /// Every figure as `mean` and `std` over the folds, by a dotted name.
     pub mean: BTreeMap<String, f64>,
     pub std: BTreeMap<String, f64>,
@@ -187,6 +204,9 @@ pub struct DecodingFigures {
     /// Strict and lenient micro-F1 as `mean` and `std` over the folds.
     pub strict_micro_f1: MeanStd,
     pub lenient_micro_f1: MeanStd,
+    /// Strict micro-F1 over the folds read and over the sealed folds alone.
+    pub strict_read: MeanStd,
+    pub strict_sealed: MeanStd,
     /// All out-of-fold predictions scored together.
     pub pooled: EntityReport,
 }
@@ -199,6 +219,10 @@ pub struct PassEffect {
     /// Its gain: strict micro-F1 of the default decoding minus that with the pass off, fold
     /// by fold, as `mean` and `std` over the folds (a gain smaller than its std is noise).
     pub gain: MeanStd,
+    /// The gain over the folds read and over the sealed folds alone: a pass whose gain does
+    /// not hold on the sealed folds goes.
+    pub gain_read: MeanStd,
+    pub gain_sealed: MeanStd,
     /// Per label, the pooled strict F1 of the default decoding minus that with the pass off.
     pub gain_by_label: BTreeMap<String, f64>,
 }
@@ -220,6 +244,20 @@ impl MeanStd {
             std: var.sqrt(),
         }
     }
+}
+
+/// Mean and std of per-fold values over the folds read and over the sealed folds.
+fn split_read(per_fold: &[f64], k: usize) -> (MeanStd, MeanStd) {
+    let read = read_folds(k);
+    let part = |sealed: bool| -> Vec<f64> {
+        per_fold
+            .iter()
+            .enumerate()
+            .filter(|(f, _)| read.contains(f) != sealed)
+            .map(|(_, &v)| v)
+            .collect()
+    };
+    (MeanStd::of(&part(false)), MeanStd::of(&part(true)))
 }
 
 /// The figures of a report by dotted name, for averaging.
@@ -421,11 +459,15 @@ pub fn cross_validate(
         let (c, predictions) = pool.finish(letters);
         let micro =
             |f: fn(&EvalReport) -> f64| MeanStd::of(&c.folds.iter().map(f).collect::<Vec<_>>());
+        let strict: Vec<f64> = c.folds.iter().map(|r| r.entities.strict.micro.f1).collect();
+        let (read, sealed) = split_read(&strict, k);
         decodings.insert(
             d.name().to_string(),
             DecodingFigures {
                 strict_micro_f1: micro(|r| r.entities.strict.micro.f1),
                 lenient_micro_f1: micro(|r| r.entities.lenient.micro.f1),
+                strict_read: read,
+                strict_sealed: sealed,
                 pooled: c.pooled.entities.clone(),
             },
         );
@@ -467,14 +509,20 @@ pub fn cross_validate(
             PassEffect {
                 strict_micro_f1: MeanStd::of(&off),
                 gain: MeanStd::of(&gains),
+                gain_read: split_read(&gains, k).0,
+                gain_sealed: split_read(&gains, k).1,
                 gain_by_label,
             },
         );
     }
+    let read = read_folds(k);
     Ok(CvReport {
         k,
         seed: cfg.seed,
         letters: letters.len(),
+        read_folds: read.clone().map(|f| f + 1).collect(),
+        sealed_folds: (read.end..k).map(|f| f + 1).collect(),
+        sealed_letters: fold_of.iter().map(|f| !read.contains(f)).collect(),
         mean: model.mean,
         std: model.std,
         pooled: model.pooled,

@@ -410,16 +410,22 @@ fn cv_tables(cv: &CvReport, out: &mut String) {
     );
     let _ = writeln!(
         out,
-        "<table><tr><th>entity decoding</th><th>strict micro-F1</th><th>lenient micro-F1</th></tr>"
+        "<table><tr><th>entity decoding</th><th>strict micro-F1</th><th>lenient micro-F1</th>\
+         <th>strict, folds read</th><th>strict, sealed folds</th></tr>"
     );
     for (name, d) in &cv.decodings {
         let _ = writeln!(
             out,
-            "<tr><td>{name}</td><td>{:.3} ± {:.3}</td><td>{:.3} ± {:.3}</td></tr>",
+            "<tr><td>{name}</td><td>{:.3} ± {:.3}</td><td>{:.3} ± {:.3}</td><td>{:.3} ± {:.3}</td>\
+             <td>{:.3} ± {:.3}</td></tr>",
             d.strict_micro_f1.mean,
             d.strict_micro_f1.std,
             d.lenient_micro_f1.mean,
-            d.lenient_micro_f1.std
+            d.lenient_micro_f1.std,
+            d.strict_read.mean,
+            d.strict_read.std,
+            d.strict_sealed.mean,
+            d.strict_sealed.std
         );
     }
     let _ = writeln!(out, "</table>");
@@ -457,7 +463,29 @@ fn context(text: &[char], s: usize, e: usize) -> String {
     .replace(['\n', '\r'], " ")
 }
 
-fn error_tables(scored: &[Scored], out: &mut String) {
+/// The error tables of the letters whose errors may be read: for a cross-validation, those of
+/// the folds read (`cv::READ_FOLDS`), so that the sealed folds stay fit to judge a change.
+fn error_tables(scored: &[Scored], cv: Option<&CvReport>, out: &mut String) {
+    let shown: Vec<&Scored> = match cv {
+        Some(cv) => scored
+            .iter()
+            .zip(&cv.sealed_letters)
+            .filter(|(_, &sealed)| !sealed)
+            .map(|(s, _)| s)
+            .collect(),
+        None => scored.iter().collect(),
+    };
+    if let Some(cv) = cv {
+        let _ = writeln!(
+            out,
+            "<p id=\"sealed-note\">Errors of folds {read:?} only: the {} letters of the sealed \
+             folds {sealed:?} are scored above but their errors are not shown.</p>",
+            scored.len() - shown.len(),
+            read = cv.read_folds,
+            sealed = cv.sealed_folds
+        );
+    }
+    let scored = shown;
     // Decisions.
     let _ = writeln!(
         out,
@@ -465,7 +493,7 @@ fn error_tables(scored: &[Scored], out: &mut String) {
          <th>stated</th><th>predicted</th><th>P(Overturned)</th><th>rationale, first lines</th></tr>"
     );
     let mut wrong = 0;
-    for s in scored {
+    for s in scored.iter().copied() {
         let l = &s.letter.letter;
         for (item, &p) in l.items.iter().zip(&s.prediction.p_overturned) {
             let Some(stated) = item.stated_decision else {
@@ -504,7 +532,7 @@ fn error_tables(scored: &[Scored], out: &mut String) {
          <table id=\"entity-table\"><tr><th>kind</th><th>label</th><th>case</th><th>text</th>\
          <th>overlapping</th><th>context</th></tr>"
     );
-    for s in scored {
+    for s in scored.iter().copied() {
         let l = &s.letter.letter;
         let chars: Vec<char> = l.text.chars().collect();
         let gold = &s.letter.entities;
@@ -585,7 +613,7 @@ pub fn html(
         pr,
         reliability
     );
-    error_tables(scored, &mut out);
+    error_tables(scored, cv, &mut out);
     let _ = writeln!(out, "</body></html>");
     Ok(out)
 }

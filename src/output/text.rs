@@ -6,6 +6,14 @@ use std::collections::BTreeMap;
 use crate::cv::CvReport;
 use crate::eval::EvalReport;
 
+/// Fold numbers as `1, 2`.
+fn folds(f: &[usize]) -> String {
+    f.iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Mean ± std over folds, then the pooled report.
 pub fn cv(r: &CvReport) -> String {
     use std::fmt::Write as _;
@@ -21,29 +29,46 @@ pub fn cv(r: &CvReport) -> String {
     }
     let _ = writeln!(
         s,
-        "\nentity decoding (imr predict --decode), same models:\n{:<14} {:>18} {:>18}",
-        "decoding", "strict micro-F1", "lenient micro-F1"
+        "\nerrors are read on folds {} only; folds {} are sealed (README, \"How a rule earns its place\")",
+        folds(&r.read_folds),
+        folds(&r.sealed_folds)
+    );
+    let _ = writeln!(
+        s,
+        "\nentity decoding (imr predict --decode), same models:\n{:<14} {:>18} {:>18} {:>18} {:>18}",
+        "decoding", "strict micro-F1", "lenient micro-F1", "strict, read", "strict, sealed"
     );
     for (name, d) in &r.decodings {
         let _ = writeln!(
             s,
-            "{name:<14} {:>10.3} ± {:.3} {:>10.3} ± {:.3}",
+            "{name:<14} {:>10.3} ± {:.3} {:>10.3} ± {:.3} {:>10.3} ± {:.3} {:>10.3} ± {:.3}",
             d.strict_micro_f1.mean,
             d.strict_micro_f1.std,
             d.lenient_micro_f1.mean,
-            d.lenient_micro_f1.std
+            d.lenient_micro_f1.std,
+            d.strict_read.mean,
+            d.strict_read.std,
+            d.strict_sealed.mean,
+            d.strict_sealed.std
         );
     }
     let _ = writeln!(
         s,
-        "\neach rule switched off alone (--rules-off NAME), same models:\n{:<16} {:>18} {:>18}",
-        "rule", "strict micro-F1", "its gain"
+        "\neach rule switched off alone (--rules-off NAME), same models:\n{:<16} {:>18} {:>18} {:>18} {:>18}",
+        "rule", "strict micro-F1", "its gain", "gain, read", "gain, sealed"
     );
     for (name, p) in &r.rules_off {
         let _ = writeln!(
             s,
-            "{name:<16} {:>10.3} ± {:.3} {:>+10.4} ± {:.4}",
-            p.strict_micro_f1.mean, p.strict_micro_f1.std, p.gain.mean, p.gain.std
+            "{name:<16} {:>10.3} ± {:.3} {:>+10.4} ± {:.4} {:>+10.4} ± {:.4} {:>+10.4} ± {:.4}",
+            p.strict_micro_f1.mean,
+            p.strict_micro_f1.std,
+            p.gain.mean,
+            p.gain.std,
+            p.gain_read.mean,
+            p.gain_read.std,
+            p.gain_sealed.mean,
+            p.gain_sealed.std
         );
     }
     let (columns, rows) = comparison_rows(r);
@@ -247,27 +272,41 @@ pub fn cv_markdown(r: &CvReport) -> String {
     }
     let _ = writeln!(
         s,
-        "\n| entity decoding | strict micro-F1 | lenient micro-F1 |\n|---|---:|---:|"
+        "\nErrors are read on folds {} only; folds {} are sealed.\n\n\
+         | entity decoding | strict micro-F1 | lenient micro-F1 | strict, folds read | strict, sealed folds |\n|---|---:|---:|---:|---:|",
+        folds(&r.read_folds),
+        folds(&r.sealed_folds)
     );
     for (name, d) in &r.decodings {
         let _ = writeln!(
             s,
-            "| {name} | {:.3} ± {:.3} | {:.3} ± {:.3} |",
+            "| {name} | {:.3} ± {:.3} | {:.3} ± {:.3} | {:.3} ± {:.3} | {:.3} ± {:.3} |",
             d.strict_micro_f1.mean,
             d.strict_micro_f1.std,
             d.lenient_micro_f1.mean,
-            d.lenient_micro_f1.std
+            d.lenient_micro_f1.std,
+            d.strict_read.mean,
+            d.strict_read.std,
+            d.strict_sealed.mean,
+            d.strict_sealed.std
         );
     }
     let _ = writeln!(
         s,
-        "\n| rule switched off alone | strict micro-F1 | its gain (fold mean ± std) |\n|---|---:|---:|"
+        "\n| rule switched off alone | strict micro-F1 | its gain (fold mean ± std) | gain, folds read | gain, sealed folds |\n|---|---:|---:|---:|---:|"
     );
     for (name, p) in &r.rules_off {
         let _ = writeln!(
             s,
-            "| {name} | {:.3} ± {:.3} | {:+.4} ± {:.4} |",
-            p.strict_micro_f1.mean, p.strict_micro_f1.std, p.gain.mean, p.gain.std
+            "| {name} | {:.3} ± {:.3} | {:+.4} ± {:.4} | {:+.4} ± {:.4} | {:+.4} ± {:.4} |",
+            p.strict_micro_f1.mean,
+            p.strict_micro_f1.std,
+            p.gain.mean,
+            p.gain.std,
+            p.gain_read.mean,
+            p.gain_read.std,
+            p.gain_sealed.mean,
+            p.gain_sealed.std
         );
     }
     let (columns, rows) = comparison_rows(r);
