@@ -158,7 +158,7 @@ const BUILT_IN: [(&str, &[u8]); 6] = [
     ),
 ];
 
-/// The largest model file read (the shipped weights are 4.6 MB): a damaged or foreign file
+/// The largest model file read (the shipped weights are 6.7 MB): a damaged or foreign file
 /// is refused before it fills memory.
 const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
