@@ -29,7 +29,7 @@ pub fn cv(r: &CvReport) -> String {
     }
     let _ = writeln!(
         s,
-        "\nerrors are read on folds {} only; folds {} are sealed (README, \"How a rule earns its place\")",
+        "\nerrors are read on folds {} only; sealed: folds {} (README, \"How a rule earns its place\")",
         folds(&r.read_folds),
         folds(&r.sealed_folds)
     );
@@ -272,7 +272,7 @@ pub fn cv_markdown(r: &CvReport) -> String {
     }
     let _ = writeln!(
         s,
-        "\nErrors are read on folds {} only; folds {} are sealed.\n\n\
+        "\nErrors are read on folds {} only; sealed: folds {}.\n\n\
          | entity decoding | strict micro-F1 | lenient micro-F1 | strict, folds read | strict, sealed folds |\n|---|---:|---:|---:|---:|",
         folds(&r.read_folds),
         folds(&r.sealed_folds)
