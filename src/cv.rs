@@ -227,6 +227,43 @@ pub struct PassEffect {
     pub gain_by_label: BTreeMap<String, f64>,
 }
 
+impl DecodingFigures {
+    /// The columns the reports show, in order: strict and lenient micro-F1, strict on the
+    /// folds read and on the sealed folds.
+    pub fn columns(&self) -> [MeanStd; 4] {
+        [
+            self.strict_micro_f1,
+            self.lenient_micro_f1,
+            self.strict_read,
+            self.strict_sealed,
+        ]
+    }
+}
+
+impl PassEffect {
+    /// The columns the reports show, in order: strict micro-F1 with the pass off, then its
+    /// gain over all folds, the folds read and the sealed folds.
+    pub fn columns(&self) -> [MeanStd; 4] {
+        [
+            self.strict_micro_f1,
+            self.gain,
+            self.gain_read,
+            self.gain_sealed,
+        ]
+    }
+}
+
+impl CvReport {
+    /// The out-of-fold predictions set beside their letters (`letters` as cross-validated).
+    pub fn scored<'a>(&self, letters: &'a [LabelledLetter]) -> Vec<Scored<'a>> {
+        letters
+            .iter()
+            .zip(self.pooled_predictions.iter().cloned())
+            .map(|(letter, prediction)| Scored { letter, prediction })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct MeanStd {
     pub mean: f64,
@@ -234,6 +271,15 @@ pub struct MeanStd {
 }
 
 impl MeanStd {
+    /// `mean ± std`, to 3 decimals, or signed to 4 for a gain.
+    pub fn cell(&self, gain: bool) -> String {
+        if gain {
+            format!("{:+.4} ± {:.4}", self.mean, self.std)
+        } else {
+            format!("{:.3} ± {:.3}", self.mean, self.std)
+        }
+    }
+
     /// Mean and sample standard deviation.
     pub fn of(vals: &[f64]) -> MeanStd {
         let mean = vals.iter().sum::<f64>() / vals.len().max(1) as f64;

@@ -902,11 +902,7 @@ fn cross_validation_scores_baselines_and_masked_verdicts_on_the_same_folds() {
     assert_eq!(sealed, r.folds[1].letters);
     assert_eq!(r.sealed_letters.len(), some.len());
     // The HTML report lists the errors of the folds read only.
-    let scored: Vec<imr::eval::Scored> = some
-        .iter()
-        .zip(r.pooled_predictions.iter().cloned())
-        .map(|(letter, prediction)| imr::eval::Scored { letter, prediction })
-        .collect();
+    let scored = r.scored(&some);
     let page = imr::output::report::html("cv", &r.pooled, Some(&r), &scored).unwrap();
     assert!(page.contains("id=\"sealed-note\""));
     for (s, &is_sealed) in scored.iter().zip(&r.sealed_letters) {
@@ -1005,11 +1001,7 @@ fn eval_report_is_one_self_contained_page_with_every_section() {
 #[test]
 fn cross_validation_report_shows_folds_baselines_and_decodings() {
     let (some, cv) = tiny_cross_validation(2, 4, 6);
-    let scored: Vec<imr::eval::Scored> = some
-        .iter()
-        .zip(cv.pooled_predictions.iter().cloned())
-        .map(|(letter, prediction)| imr::eval::Scored { letter, prediction })
-        .collect();
+    let scored = cv.scored(&some);
     let page = imr::output::report::html("cv", &cv.pooled, Some(&cv), &scored).unwrap();
     assert_self_contained(&page);
     assert_has_ids(

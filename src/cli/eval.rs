@@ -167,11 +167,7 @@ fn run_cv(args: &EvalArgs, k: usize) -> anyhow::Result<Outcome> {
     )?;
     bar.finish_and_clear();
     if let Some(path) = &args.report {
-        let scored: Vec<eval::Scored> = letters
-            .iter()
-            .zip(report.pooled_predictions.iter().cloned())
-            .map(|(letter, prediction)| eval::Scored { letter, prediction })
-            .collect();
+        let scored = report.scored(&letters);
         let title = format!("imr accuracy report: {k}-fold cross-validation");
         write_report(path, &title, &report.pooled, Some(&report), &scored)?;
     }

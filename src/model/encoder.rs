@@ -18,6 +18,18 @@ use super::ModelConfig;
 use crate::encode::ngrams::NGRAM_BUCKETS;
 use crate::encode::Batch;
 
+/// Each token's n-gram vectors weighted and summed, from candle ops (differentiable):
+/// `table` `(buckets, dim)`, `ids` and `weights` `(batch, seq, k)` -> `(batch, seq, dim)`,
+/// through a `(batch, seq, k, dim)` buffer. `fused::ngram_mean` is the same at inference.
+pub(crate) fn ngram_mean_ops(table: &Tensor, ids: &Tensor, weights: &Tensor) -> Result<Tensor> {
+    let (b, s, k) = ids.dims3()?;
+    table
+        .index_select(&ids.flatten_all()?, 0)?
+        .reshape((b, s, k, table.dim(1)?))?
+        .broadcast_mul(&weights.unsqueeze(3)?)?
+        .sum(2)
+}
+
 #[derive(Debug, Clone)]
 struct Block {
     norm: LayerNorm,
@@ -103,12 +115,7 @@ impl Encoder {
                 let g = if fused {
                     ngram_mean(table, &batch.ngrams, &batch.ngram_weights)?
                 } else {
-                    // (batch, seq, K, dim) weighted, summed over K.
-                    let (b, s, k) = batch.ngrams.dims3()?;
-                    let rows = table.index_select(&batch.ngrams.flatten_all()?, 0)?;
-                    rows.reshape((b, s, k, table.dim(1)?))?
-                        .broadcast_mul(&batch.ngram_weights.unsqueeze(3)?)?
-                        .sum(2)?
+                    ngram_mean_ops(table, &batch.ngrams, &batch.ngram_weights)?
                 };
                 Tensor::cat(&[&e, &g, &batch.features], 2)
             }

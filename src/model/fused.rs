@@ -222,7 +222,7 @@ impl InplaceOp3 for GeluResidual<'_> {
 
 /// Each token's n-gram vectors weighted and summed: `table` `(buckets, dim)`, `ids` and
 /// `weights` `(batch, seq, k)` -> `(batch, seq, dim)`, as `index_select` of every slot's row,
-/// times its weight, summed over the slots (the training path, `Encoder::inputs`), without
+/// times its weight, summed over the slots (`encoder::ngram_mean_ops`, the training path), without
 /// the `(batch, seq, k, dim)` buffer between. Slots of weight 0 are skipped; an id outside the
 /// table is an error.
 pub fn ngram_mean(table: &Tensor, ids: &Tensor, weights: &Tensor) -> Result<Tensor> {
@@ -277,15 +277,7 @@ mod tests {
         let ids = Tensor::from_vec(vec![3u32, 7, 0, 9, 0, 0], (1, 2, 3), &dev).unwrap();
         let w = Tensor::from_vec(vec![0.5f32, 0.5, 0.0, 1.0, 0.0, 0.0], (1, 2, 3), &dev).unwrap();
         let fused = ngram_mean(&table, &ids, &w).unwrap();
-        let plain = table
-            .index_select(&ids.flatten_all().unwrap(), 0)
-            .unwrap()
-            .reshape((1, 2, 3, 4))
-            .unwrap()
-            .broadcast_mul(&w.unsqueeze(3).unwrap())
-            .unwrap()
-            .sum(2)
-            .unwrap();
+        let plain = crate::model::encoder::ngram_mean_ops(&table, &ids, &w).unwrap();
         let diff = (fused - plain)
             .unwrap()
             .abs()

@@ -414,19 +414,12 @@ fn cv_tables(cv: &CvReport, out: &mut String) {
          <th>strict, folds read</th><th>strict, sealed folds</th></tr>"
     );
     for (name, d) in &cv.decodings {
-        let _ = writeln!(
-            out,
-            "<tr><td>{name}</td><td>{:.3} ± {:.3}</td><td>{:.3} ± {:.3}</td><td>{:.3} ± {:.3}</td>\
-             <td>{:.3} ± {:.3}</td></tr>",
-            d.strict_micro_f1.mean,
-            d.strict_micro_f1.std,
-            d.lenient_micro_f1.mean,
-            d.lenient_micro_f1.std,
-            d.strict_read.mean,
-            d.strict_read.std,
-            d.strict_sealed.mean,
-            d.strict_sealed.std
-        );
+        let cells: String = d
+            .columns()
+            .iter()
+            .map(|m| format!("<td>{}</td>", m.cell(false)))
+            .collect();
+        let _ = writeln!(out, "<tr><td>{name}</td>{cells}</tr>");
     }
     let _ = writeln!(out, "</table>");
     let _ = writeln!(

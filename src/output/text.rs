@@ -14,6 +14,16 @@ fn folds(f: &[usize]) -> String {
         .join(", ")
 }
 
+/// A rule's row: its strict micro-F1 with the pass off, then its gains, each `cell` as the
+/// format lays it out (`true` for a gain).
+fn pass_cells(p: &crate::cv::PassEffect, cell: impl Fn(String, bool) -> String) -> String {
+    p.columns()
+        .iter()
+        .enumerate()
+        .map(|(i, m)| cell(m.cell(i > 0), i > 0))
+        .collect()
+}
+
 /// Mean ± std over folds, then the pooled report.
 pub fn cv(r: &CvReport) -> String {
     use std::fmt::Write as _;
@@ -39,18 +49,12 @@ pub fn cv(r: &CvReport) -> String {
         "decoding", "strict micro-F1", "lenient micro-F1", "strict, read", "strict, sealed"
     );
     for (name, d) in &r.decodings {
-        let _ = writeln!(
-            s,
-            "{name:<14} {:>10.3} ± {:.3} {:>10.3} ± {:.3} {:>10.3} ± {:.3} {:>10.3} ± {:.3}",
-            d.strict_micro_f1.mean,
-            d.strict_micro_f1.std,
-            d.lenient_micro_f1.mean,
-            d.lenient_micro_f1.std,
-            d.strict_read.mean,
-            d.strict_read.std,
-            d.strict_sealed.mean,
-            d.strict_sealed.std
-        );
+        let cells: String = d
+            .columns()
+            .iter()
+            .map(|m| format!(" {:>18}", m.cell(false)))
+            .collect();
+        let _ = writeln!(s, "{name:<14}{cells}");
     }
     let _ = writeln!(
         s,
@@ -60,15 +64,10 @@ pub fn cv(r: &CvReport) -> String {
     for (name, p) in &r.rules_off {
         let _ = writeln!(
             s,
-            "{name:<16} {:>10.3} ± {:.3} {:>+10.4} ± {:.4} {:>+10.4} ± {:.4} {:>+10.4} ± {:.4}",
-            p.strict_micro_f1.mean,
-            p.strict_micro_f1.std,
-            p.gain.mean,
-            p.gain.std,
-            p.gain_read.mean,
-            p.gain_read.std,
-            p.gain_sealed.mean,
-            p.gain_sealed.std
+            "{name:<16}{}",
+            pass_cells(p, |c, gain| {
+                format!(" {c:>w$}", w = if gain { 19 } else { 18 })
+            })
         );
     }
     let (columns, rows) = comparison_rows(r);
@@ -278,36 +277,15 @@ pub fn cv_markdown(r: &CvReport) -> String {
         folds(&r.sealed_folds)
     );
     for (name, d) in &r.decodings {
-        let _ = writeln!(
-            s,
-            "| {name} | {:.3} ± {:.3} | {:.3} ± {:.3} | {:.3} ± {:.3} | {:.3} ± {:.3} |",
-            d.strict_micro_f1.mean,
-            d.strict_micro_f1.std,
-            d.lenient_micro_f1.mean,
-            d.lenient_micro_f1.std,
-            d.strict_read.mean,
-            d.strict_read.std,
-            d.strict_sealed.mean,
-            d.strict_sealed.std
-        );
+        let cells: Vec<String> = d.columns().iter().map(|m| m.cell(false)).collect();
+        let _ = writeln!(s, "| {name} | {} |", cells.join(" | "));
     }
     let _ = writeln!(
         s,
         "\n| rule switched off alone | strict micro-F1 | its gain (fold mean ± std) | gain, folds read | gain, sealed folds |\n|---|---:|---:|---:|---:|"
     );
     for (name, p) in &r.rules_off {
-        let _ = writeln!(
-            s,
-            "| {name} | {:.3} ± {:.3} | {:+.4} ± {:.4} | {:+.4} ± {:.4} | {:+.4} ± {:.4} |",
-            p.strict_micro_f1.mean,
-            p.strict_micro_f1.std,
-            p.gain.mean,
-            p.gain.std,
-            p.gain_read.mean,
-            p.gain_read.std,
-            p.gain_sealed.mean,
-            p.gain_sealed.std
-        );
+        let _ = writeln!(s, "| {name} |{}", pass_cells(p, |c, _| format!(" {c} |")));
     }
     let (columns, rows) = comparison_rows(r);
     let _ = writeln!(
