@@ -110,9 +110,10 @@ pub struct EncoderArgs {
     /// other drug names, diagnoses, strengths and counts (0: none).
     #[arg(long, default_value_t = TrainConfig::default().augment)]
     augment: f32,
-    /// Keep drug-lexicon entries that the training letters use as ordinary words.
+    /// Set aside the drug-lexicon entries that the training letters use as ordinary words
+    /// (outside every gold span); they ship with the model and are not looked up.
     #[arg(long)]
-    no_lexicon_filter: bool,
+    lexicon_filter: bool,
 }
 
 impl EncoderArgs {
@@ -127,7 +128,7 @@ impl EncoderArgs {
         m.ngram_dim = self.ngram_dim;
         cfg.mask_verdicts = self.mask_verdicts;
         cfg.augment = self.augment;
-        cfg.lexicon_filter = !self.no_lexicon_filter;
+        cfg.lexicon_filter = self.lexicon_filter;
         if self.attention_layers > 0 {
             m.attention_layers = self.attention_layers;
             m.attention_heads = self.attention_heads;
