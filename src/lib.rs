@@ -3,7 +3,7 @@
 //!
 //! Data flows one way, and each module imports only the stages before it (checked by
 //! `tests/layout.rs`): [`letter`] -> [`annotation`] -> [`tokenize`] -> [`encode`] ->
-//! [`model`] -> [`decode`] -> [`artifacts`] -> [`predict`] -> [`eval`] -> [`train`] ->
+//! [`model`] -> [`decode`] -> [`artifacts`] -> [`predict`] -> [`normalize`] -> [`eval`] -> [`train`] ->
 //! [`cv`] -> [`output`] -> [`cli`], with [`error`] and the word tables ([`words`]) beneath
 //! them all.
 
@@ -17,6 +17,7 @@ pub mod error;
 pub mod eval;
 pub mod letter;
 pub mod model;
+pub mod normalize;
 pub mod output;
 pub mod predict;
 pub mod tokenize;

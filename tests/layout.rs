@@ -1,13 +1,13 @@
 //! The modules read in the order the data flows, and each imports only those before it:
 //! letter -> annotation -> tokenize -> encode -> model -> decode -> artifacts -> predict ->
-//! eval -> train -> cv -> output -> cli. This reads every `crate::` path in `src/` (imports and
+//! normalize -> eval -> train -> cv -> output -> cli. This reads every `crate::` path in `src/` (imports and
 //! inline paths, tests included) and fails on a path from a module to one after it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The stages, in order; `error` and the word tables are beneath them all.
-const ORDER: [&str; 15] = [
+const ORDER: [&str; 16] = [
     "error",
     "words",
     "letter",
@@ -18,6 +18,7 @@ const ORDER: [&str; 15] = [
     "decode",
     "artifacts",
     "predict",
+    "normalize",
     "eval",
     "train",
     "cv",

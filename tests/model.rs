@@ -551,9 +551,28 @@ fn predict_prints_the_documented_schema() {
     );
     let mut rdr = csv::Reader::from_reader(out.stdout.as_slice());
     let headers = rdr.headers().unwrap().clone();
-    assert_eq!(&headers[3], "request");
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        imr::output::csv::CSV_HEADER.to_vec()
+    );
     let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), 4, "one row per disputed item");
+    let cell = |row: &csv::StringRecord, name: &str| {
+        let i = headers.iter().position(|h| h == name).unwrap();
+        row[i].to_string()
+    };
+    assert_eq!(cell(&rows[0], "request"), "Naproxen 500mg #60");
+    assert_eq!(cell(&rows[0], "decision_date"), "02/27/2017");
+    assert_eq!(cell(&rows[0], "guidelines"), "MTUS");
+    for row in &rows {
+        for name in ["request", "verdict", "diagnoses"] {
+            assert!(!cell(row, name).contains('\n'), "{name} keeps a line break");
+        }
+        // Paired columns have as many entries as each other.
+        let n = |name: &str| cell(row, name).split("; ").count();
+        assert_eq!(n("drug"), n("dose"));
+        assert_eq!(n("drug"), n("quantity"));
+    }
 }
 
 #[test]
@@ -739,12 +758,19 @@ fn predict_disagreements_keeps_only_contradicted_items() {
         .arg(&edited)
         .output()
         .unwrap();
-    let csv = String::from_utf8_lossy(&out.stdout);
-    let rows: Vec<&str> = csv.lines().collect();
-    assert_eq!(rows.len(), 2, "{csv}");
-    assert!(
-        rows[1].contains(",2,Pantoprazole 20mg #30,Overturned,Upheld,"),
-        "{csv}"
+    let mut rdr = csv::Reader::from_reader(out.stdout.as_slice());
+    let headers = rdr.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 1);
+    let cell = |name: &str| &rows[0][headers.iter().position(|h| h == name).unwrap()];
+    assert_eq!(
+        [
+            cell("item"),
+            cell("request"),
+            cell("stated_decision"),
+            cell("predicted_decision")
+        ],
+        ["2", "Pantoprazole 20mg #30", "Overturned", "Upheld"]
     );
 }
 
@@ -1063,4 +1089,38 @@ fn every_rule_off_is_the_full_decoding_and_rules_never_touch_decisions() {
     };
     let memory_off = predict(&["--rules-off", "memory"]);
     assert_eq!(decisions(&memory_off), decisions(&default));
+}
+
+/// The shipped model's CSV row of `Naproxen 500mg #60`: the drug with its generic name, dose
+/// and quantity, and the case's diagnoses with their codes.
+#[test]
+fn the_shipped_models_csv_pairs_drugs_and_codes_diagnoses() {
+    let out = run_ok(
+        imr_bin()
+            .current_dir(root())
+            .args(["predict", "--format", "csv"])
+            .arg(root().join("data/samples/CM17-0013716.txt")),
+    );
+    let mut rdr = csv::Reader::from_reader(out.stdout.as_slice());
+    let headers = rdr.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    let cell = |row: &csv::StringRecord, name: &str| {
+        row[headers.iter().position(|h| h == name).unwrap()].to_string()
+    };
+    let first = &rows[0];
+    assert_eq!(
+        [
+            cell(first, "drug"),
+            cell(first, "generic"),
+            cell(first, "dose"),
+            cell(first, "quantity")
+        ],
+        ["Naproxen", "naproxen", "500mg", "#60"]
+    );
+    assert!(cell(first, "verdict").ends_with("is not medically necessary."));
+    assert!(
+        cell(first, "diagnosis_codes").contains("M62.838"),
+        "muscle spasm's code: {}",
+        cell(first, "diagnosis_codes")
+    );
 }

@@ -11,6 +11,7 @@ use super::{display_name, emit, load_model, DecodeArgs, InputArgs, Outcome};
 use crate::artifacts::Model;
 use crate::letter::input::{self, Input};
 use crate::letter::{self, Letter, ReadOptions};
+use crate::normalize::Normalizer;
 use crate::output::record::LetterRecord;
 use crate::output::{self, records_file};
 use crate::predict::Inference;
@@ -94,7 +95,7 @@ fn predict_chunk(
                     .expect("one prediction per parsed letter")
                 {
                     Ok(p) => (
-                        LetterRecord::predicted(name, &l, &p),
+                        LetterRecord::predicted(name, &l, &p, Normalizer::built_in()),
                         l.text.split_whitespace().count(),
                     ),
                     Err(e) => (LetterRecord::failed(name, format!("{name}: model: {e}")), 0),
@@ -108,6 +109,8 @@ fn predict_chunk(
 
 pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
     let started = std::time::Instant::now();
+    // The normalisation tables are read while the model loads.
+    std::thread::spawn(Normalizer::built_in);
     let model = load_model(args.model.as_deref())?;
     let options = args.input.read_options()?;
     let (inputs, total): (Box<dyn Iterator<Item = Input> + Send>, Option<usize>) =

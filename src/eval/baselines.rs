@@ -13,6 +13,7 @@ use crate::annotation::corpus::LabelledLetter;
 use crate::annotation::{EntitySpan, Label};
 use crate::encode::features::pattern_matches;
 use crate::encode::lexicon::Lexicon;
+use crate::letter::verdict::verdict_sentences;
 use crate::letter::Letter;
 use crate::Decision;
 
@@ -166,38 +167,20 @@ pub fn rationale_examples(letters: &[LabelledLetter]) -> Vec<(String, Decision)>
         .collect()
 }
 
-static VERDICT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)medically\s+(necessary|appropriate|indicated|reasonable|warranted)|^\s*(yes|no)\s*,",
-    )
-    .unwrap()
-});
-static SENTENCE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?s).*?(?:[.?!](?:\s+|$)|\n\s*\n|$)").unwrap());
-
 /// The letter with every concluding verdict sentence of every rationale blanked out (each
-/// character replaced by a space, so all offsets stay): a sentence that says the request is or
-/// is not medically necessary, or that opens with `Yes,` / `No,`. Returns the masked letter and
-/// how many sentences were masked.
+/// character replaced by a space, so all offsets stay; `letter::verdict::verdict_sentences`
+/// says which). Returns the masked letter and how many sentences were masked.
 pub fn mask_conclusions(letter: &Letter) -> crate::Result<(Letter, usize)> {
     let mut chars: Vec<char> = letter.text.chars().collect();
     let mut masked = 0;
     for item in &letter.items {
-        let r = item.rationale;
-        let text: String = chars[r.start..r.end].iter().collect();
-        let mut offset = 0; // in chars, within the rationale
-        for m in SENTENCE.find_iter(&text) {
-            let sentence = m.as_str();
-            let len = sentence.chars().count();
-            if len > 0 && VERDICT.is_match(sentence) {
-                for c in &mut chars[r.start + offset..r.start + offset + len] {
-                    if !c.is_whitespace() {
-                        *c = ' ';
-                    }
+        for s in verdict_sentences(letter, item.rationale) {
+            for c in &mut chars[s.start..s.end] {
+                if !c.is_whitespace() {
+                    *c = ' ';
                 }
-                masked += 1;
             }
-            offset += len;
+            masked += 1;
         }
     }
     let text: String = chars.into_iter().collect();

@@ -3,6 +3,7 @@
 
 pub mod baselines;
 pub mod metrics;
+pub mod normalization;
 
 use serde::Serialize;
 

@@ -7,6 +7,7 @@ mod parse;
 pub mod sandbox;
 pub mod source;
 pub mod span;
+pub mod verdict;
 
 use std::path::{Path, PathBuf};
 

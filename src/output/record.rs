@@ -3,7 +3,10 @@
 use serde::Serialize;
 
 use crate::annotation::Label;
+use crate::letter::verdict::last_verdict;
 use crate::letter::{self, Decision, Field, Letter, SourceKind, Span};
+use crate::normalize::guideline::{citations, page_citation};
+use crate::normalize::{Citation, CodeLink, DrugName, Normalizer, PageCitation};
 use crate::predict::LetterPrediction;
 
 /// One letter's line of output. `error` is set (and the rest empty) when the input failed.
@@ -47,7 +50,15 @@ pub struct ItemRecord {
     pub claims_administrator_guideline_span: Option<Span>,
     pub maximus_guideline: Option<String>,
     pub maximus_guideline_span: Option<Span>,
+    /// The guidelines the claims administrator's field names (`normalize::guideline`).
+    pub claims_administrator_guidelines: Vec<Citation>,
+    /// The guidelines the reviewer's (MAXIMUS) field names: the ones the decision rests on.
+    pub guidelines: Vec<Citation>,
     pub rationale_span: Span,
+    /// The rationale's last verdict sentence ("... is not medically necessary"), whitespace
+    /// folded, and its span.
+    pub verdict: Option<String>,
+    pub verdict_span: Option<Span>,
     /// The model's view of the item (`predict` only).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub prediction: Option<ItemPrediction>,
@@ -63,6 +74,43 @@ pub struct ItemPrediction {
     pub drug: Option<String>,
     pub dose: Option<String>,
     pub quantity: Option<String>,
+    /// The generic names of the request's drugs, `; ` between them (`None` when none is known).
+    pub generic: Option<String>,
+    /// The request's drugs, each with the dose and quantity written after it (before the next
+    /// drug); a dose or quantity before any drug makes a medication without one.
+    pub medications: Vec<Medication>,
+}
+
+/// One drug of a request with its dose and quantity.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Medication {
+    pub drug: Option<String>,
+    pub generic: Option<String>,
+    pub dose: Option<String>,
+    pub quantity: Option<String>,
+}
+
+/// What an entity names, by label: a drug's generic name, a diagnosis's ICD-10-CM code, a
+/// guideline page's pages and guideline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Normalized {
+    Drug(DrugName),
+    Diagnosis(CodeLink),
+    Page(PageCitation),
+}
+
+impl Normalized {
+    /// The normal form of an entity of `label` with `text`, `before` being the letter text up
+    /// to it (the guideline a page belongs to is named there).
+    pub fn of(n: &Normalizer, label: Label, text: &str, before: &str) -> Option<Normalized> {
+        match label {
+            Label::Drug => n.drug(text).map(Normalized::Drug),
+            Label::Diagnosis => n.diagnosis(text).map(Normalized::Diagnosis),
+            Label::GuidelinePage => Some(Normalized::Page(page_citation(text, before))),
+            Label::Dose | Label::Quantity => None,
+        }
+    }
 }
 
 /// An entity the model found.
@@ -73,6 +121,8 @@ pub struct EntityRecord {
     pub end: usize,
     pub text: String,
     pub score: f32,
+    /// What it names (`null` for doses and quantities, and for names no table knows).
+    pub normalized: Option<Normalized>,
 }
 
 fn text(f: &Option<Field>) -> Option<String> {
@@ -114,7 +164,18 @@ impl LetterRecord {
                         .map(|f| f.span),
                     maximus_guideline: text(&it.maximus_guideline),
                     maximus_guideline_span: it.maximus_guideline.as_ref().map(|f| f.span),
+                    claims_administrator_guidelines: it
+                        .claims_administrator_guideline
+                        .as_ref()
+                        .map_or_else(Vec::new, |f| citations(&f.text)),
+                    guidelines: it
+                        .maximus_guideline
+                        .as_ref()
+                        .map_or_else(Vec::new, |f| citations(&f.text)),
                     rationale_span: it.rationale,
+                    verdict_span: last_verdict(letter, it.rationale),
+                    verdict: last_verdict(letter, it.rationale)
+                        .map(|s| letter::fold_whitespace(letter.slice(s))),
                     prediction: None,
                 })
                 .collect(),
@@ -151,47 +212,151 @@ impl LetterRecord {
 }
 
 impl LetterRecord {
-    /// The record of a letter with its predictions.
-    pub fn predicted(name: &str, letter: &Letter, p: &LetterPrediction) -> LetterRecord {
+    /// The record of a letter with its predictions, its entities normalised with `n`.
+    pub fn predicted(
+        name: &str,
+        letter: &Letter,
+        p: &LetterPrediction,
+        n: &Normalizer,
+    ) -> LetterRecord {
         let mut r = LetterRecord::from_letter(name, letter);
         let entities: Vec<EntityRecord> = p
             .entities
             .iter()
-            .map(|(e, score)| EntityRecord {
-                label: e.label,
-                start: e.start,
-                end: e.end,
-                text: letter.slice(e.span()).to_string(),
-                score: (score * 1e4).round() / 1e4,
+            .map(|(e, score)| {
+                let text = letter.slice(e.span()).to_string();
+                let before = letter.slice(Span::new(e.start.saturating_sub(400), e.start));
+                EntityRecord {
+                    label: e.label,
+                    start: e.start,
+                    end: e.end,
+                    normalized: Normalized::of(n, e.label, &text, before),
+                    text,
+                    score: (score * 1e4).round() / 1e4,
+                }
             })
             .collect();
         let decided = p.p_overturned.iter().zip(&p.decisions);
         for ((item, rec), (&prob, &predicted)) in letter.items.iter().zip(&mut r.items).zip(decided)
         {
-            let inside = |label: Label| -> Option<String> {
-                let found: Vec<String> = entities
+            let inside: Vec<&EntityRecord> = entities
+                .iter()
+                .filter(|e| item.request.span.contains(&Span::new(e.start, e.end)))
+                .collect();
+            let joined = |label: Label| -> Option<String> {
+                let found: Vec<String> = inside
                     .iter()
-                    .filter(|e| {
-                        e.label == label
-                            && item
-                                .request
-                                .span
-                                .contains(&crate::Span::new(e.start, e.end))
-                    })
+                    .filter(|e| e.label == label)
                     .map(|e| letter::fold_whitespace(&e.text))
                     .collect();
                 (!found.is_empty()).then(|| found.join("; "))
             };
+            let medications = medications(&inside);
+            let generics: Vec<String> = medications
+                .iter()
+                .filter_map(|m| m.generic.clone())
+                .collect();
             rec.prediction = Some(ItemPrediction {
                 predicted_decision: predicted,
                 p_overturned: (prob * 1e4).round() / 1e4,
                 agrees: item.stated_decision.map(|d| d == predicted),
-                drug: inside(Label::Drug),
-                dose: inside(Label::Dose),
-                quantity: inside(Label::Quantity),
+                drug: joined(Label::Drug),
+                dose: joined(Label::Dose),
+                quantity: joined(Label::Quantity),
+                generic: (!generics.is_empty()).then(|| generics.join("; ")),
+                medications,
             });
         }
         r.entities = Some(entities);
         r
+    }
+}
+
+/// The medications of a request from its entities in text order: a drug opens one; a dose
+/// or a quantity goes to the open one (a second one joins the first with `, `: a compound's
+/// `120grams #1`), or opens one without a drug when none is open.
+fn medications(entities: &[&EntityRecord]) -> Vec<Medication> {
+    let mut out: Vec<Medication> = Vec::new();
+    for e in entities {
+        let text = letter::fold_whitespace(&e.text);
+        if e.label == Label::Drug {
+            out.push(Medication {
+                drug: Some(text),
+                generic: match &e.normalized {
+                    Some(Normalized::Drug(d)) => Some(d.generic.clone()),
+                    _ => None,
+                },
+                ..Medication::default()
+            });
+            continue;
+        }
+        if !matches!(e.label, Label::Dose | Label::Quantity) {
+            continue;
+        }
+        if out.is_empty() {
+            out.push(Medication::default());
+        }
+        let m = out.last_mut().expect("one is open");
+        let slot = if e.label == Label::Dose {
+            &mut m.dose
+        } else {
+            &mut m.quantity
+        };
+        match slot {
+            Some(s) => {
+                s.push_str(", ");
+                s.push_str(&text);
+            }
+            None => *slot = Some(text),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entity(label: Label, text: &str) -> EntityRecord {
+        EntityRecord {
+            label,
+            start: 0,
+            end: 0,
+            text: text.into(),
+            score: 1.0,
+            normalized: None,
+        }
+    }
+
+    #[test]
+    fn medications_pair_each_drug_with_its_dose_and_quantity() {
+        let es = [
+            entity(Label::Drug, "Norco"),
+            entity(Label::Dose, "10/325mg"),
+            entity(Label::Quantity, "#90"),
+            entity(Label::Drug, "Flexeril"),
+            entity(Label::Quantity, "#60"),
+        ];
+        let m = medications(&es.iter().collect::<Vec<_>>());
+        let row = |m: &Medication| (m.drug.clone(), m.dose.clone(), m.quantity.clone());
+        let s = |x: &str| Some(x.to_string());
+        assert_eq!(
+            m.iter().map(row).collect::<Vec<_>>(),
+            vec![
+                (s("Norco"), s("10/325mg"), s("#90")),
+                (s("Flexeril"), None, s("#60")),
+            ]
+        );
+        // A compound's two quantities stay together; a quantity before any drug has none.
+        let es = [
+            entity(Label::Quantity, "#2"),
+            entity(Label::Drug, "Lidocaine"),
+            entity(Label::Quantity, "120grams"),
+            entity(Label::Quantity, "#1"),
+        ];
+        let m = medications(&es.iter().collect::<Vec<_>>());
+        assert_eq!(m.len(), 2);
+        assert_eq!((m[0].drug.clone(), m[0].quantity.clone()), (None, s("#2")));
+        assert_eq!(m[1].quantity, s("120grams, #1"));
     }
 }
