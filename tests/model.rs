@@ -1124,3 +1124,73 @@ fn the_shipped_models_csv_pairs_drugs_and_codes_diagnoses() {
         cell(first, "diagnosis_codes")
     );
 }
+
+/// `summarize` on the shipped model's records of real letters, in every format, and a line
+/// that is not a record left out with a message.
+#[test]
+fn summarize_a_batch_of_real_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("p.jsonl");
+    run_ok(
+        imr_bin()
+            .current_dir(root())
+            .arg("predict")
+            .arg(root().join("data/samples"))
+            .arg("-o")
+            .arg(&records),
+    );
+    let lines = std::fs::read_to_string(&records).unwrap();
+    let n_items: usize = lines
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["items"].as_array().unwrap().len()
+        })
+        .sum();
+    let out = run_ok(
+        imr_bin()
+            .args(["summarize", "--format", "json"])
+            .arg(&records),
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["overall"]["items"].as_u64().unwrap() as usize, n_items);
+    let (low, rate, high) = (
+        s["overall"]["low"].as_f64().unwrap(),
+        s["overall"]["rate"].as_f64().unwrap(),
+        s["overall"]["high"].as_f64().unwrap(),
+    );
+    assert!(low <= rate && rate <= high);
+    let names: Vec<&str> = s["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["generic", "treatment", "guideline", "specialty", "year"]
+    );
+    let csv = run_ok(
+        imr_bin()
+            .args(["summarize", "--format", "csv"])
+            .arg(&records),
+    );
+    assert!(String::from_utf8_lossy(&csv.stdout).starts_with("group,key,items,overturned,rate"));
+    let html = run_ok(
+        imr_bin()
+            .args(["summarize", "--format", "html"])
+            .arg(&records),
+    );
+    let html = String::from_utf8_lossy(&html.stdout);
+    assert!(html.contains("<svg"), "a chart");
+    // Self-contained: nothing is fetched.
+    assert!(!html.contains("src=\"http") && !html.contains("<link"));
+    // A line that is not a record: the others are counted, exit 1, a message naming the line.
+    let mixed = dir.path().join("mixed.jsonl");
+    std::fs::write(&mixed, format!("{lines}not json\n")).unwrap();
+    let out = imr_bin().args(["summarize"]).arg(&mixed).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mixed.jsonl: line"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{n_items} items")));
+}

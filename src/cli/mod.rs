@@ -6,6 +6,7 @@
 mod eval;
 mod parse;
 mod predict;
+mod summarize;
 mod train;
 
 use std::io::{self, Write};
@@ -48,6 +49,10 @@ enum Command {
     /// lenient) and decision accuracy, macro-F1, ROC-AUC and confusion beside the majority
     /// baseline.
     Eval(eval::EvalArgs),
+    /// Summarize `predict` records (JSONL): overturn rates with 95% Wilson intervals, overall
+    /// and by generic drug, treatment kind, guideline, reviewer specialty and year; as text,
+    /// CSV, JSON or one HTML page with charts.
+    Summarize(summarize::SummarizeArgs),
     /// Internal: the PDF sandbox's child (PDF bytes on stdin, text on stdout).
     #[command(hide = true)]
     PdfText {
@@ -150,6 +155,7 @@ pub fn run() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Summarize(args) => summarize::run(args),
         Command::PdfText { max_text_bytes } => {
             let code = crate::letter::sandbox::child_main(max_text_bytes);
             return ExitCode::from(u8::try_from(code).unwrap_or(1));

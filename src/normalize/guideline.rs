@@ -7,10 +7,10 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The guidelines a letter cites.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Guideline {
     /// California's Medical Treatment Utilization Schedule (its chapters include the ACOEM
     /// chapters it adopted and the Chronic Pain guidelines).
@@ -38,7 +38,7 @@ impl std::fmt::Display for Guideline {
 }
 
 /// One guideline a citation field names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Citation {
     pub guideline: Guideline,
     /// The chapter (`Low Back Complaints`, `Chronic Pain Medical Treatment`), or for a
@@ -46,9 +46,9 @@ pub struct Citation {
     pub chapter: Option<String>,
     pub year: Option<u16>,
     /// The `Section(s):` named.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sections: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pages: Vec<u32>,
 }
 

@@ -14,7 +14,7 @@ use crate::eval::{EvalReport, Scored};
 use crate::Decision;
 
 /// Escapes text for HTML.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -612,7 +612,7 @@ pub fn html(
 }
 
 /// A chart library error, kept whole as a cause (plotters' errors borrow their backend's).
-fn boxed<E: std::error::Error + Send + Sync + 'static>(e: E) -> BoxError {
+pub(crate) fn boxed<E: std::error::Error + Send + Sync + 'static>(e: E) -> BoxError {
     Box::new(e)
 }
 
