@@ -1194,3 +1194,72 @@ fn summarize_a_batch_of_real_records() {
     assert!(err.contains("mixed.jsonl: line"), "{err}");
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{n_items} items")));
 }
+
+/// The annotation loop: `predict --format brat` and `--format prodigy` write the shipped
+/// model's entities as annotations that `eval` and `train` read back, offsets intact (the
+/// model scores 1.0 against its own predictions), and a tiny model trains on them.
+#[test]
+fn predictions_round_trip_as_brat_and_prodigy_annotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let brat = dir.path().join("brat");
+    let prodigy = dir.path().join("pre.jsonl");
+    let samples = root().join("data/samples");
+    run_ok(
+        imr_bin()
+            .current_dir(root())
+            .args(["predict", "--format", "brat", "-o"])
+            .arg(&brat)
+            .arg(&samples),
+    );
+    let out = run_ok(
+        imr_bin()
+            .current_dir(root())
+            .args(["predict", "--format", "prodigy"])
+            .arg(&samples),
+    );
+    std::fs::write(&prodigy, &out.stdout).unwrap();
+    // The folder is not written twice: a second run is refused and leaves it as it was.
+    let before = std::fs::read(brat.join("CM17-0013716.ann")).unwrap();
+    let again = imr_bin()
+        .args(["predict", "--format", "brat", "-o"])
+        .arg(&brat)
+        .arg(&samples)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read(brat.join("CM17-0013716.ann")).unwrap(),
+        before
+    );
+
+    let from_brat = imr::annotation::corpus::load(std::slice::from_ref(&brat)).unwrap();
+    let from_prodigy = imr::annotation::corpus::load(std::slice::from_ref(&prodigy)).unwrap();
+    assert_eq!(from_brat.len(), 4);
+    assert_eq!(from_prodigy.len(), 4);
+    let total: usize = from_brat.iter().map(|l| l.entities.len()).sum();
+    assert!(total > 100, "{total} entities");
+    for (b, p) in from_brat.iter().zip(&from_prodigy) {
+        assert_eq!(b.entities, p.entities, "{}", b.name());
+        assert_eq!(b.letter.text, p.letter.text);
+    }
+    for data in [&brat, &prodigy] {
+        let out = run_ok(
+            imr_bin()
+                .current_dir(root())
+                .args(["eval", "--format", "json", "--data"])
+                .arg(data),
+        );
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let f1 = r["entities"]["strict"]["micro"]["f1"].as_f64().unwrap();
+        assert!((f1 - 1.0).abs() < 1e-9, "{}: {f1}", data.display());
+    }
+    let (train_part, dev_part) = from_brat.split_at(3);
+    let m = train::train(
+        &tiny_config(3, 1),
+        train_part,
+        dev_part,
+        lexicon(),
+        &mut |_| {},
+    );
+    assert!(m.is_ok(), "{:?}", m.err());
+}

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::annotation::{brat, EntitySpan};
+use crate::annotation::{brat, jsonl, EntitySpan};
 use crate::error::{Error, Result};
 use crate::letter::Letter;
 
@@ -39,6 +39,8 @@ impl LabelledLetter {
 pub struct Found {
     pub labelled: Vec<PathBuf>,
     pub unlabelled: Vec<PathBuf>,
+    /// Prodigy/doccano JSONL files (`.jsonl`), each line a letter with its spans.
+    pub documents: Vec<PathBuf>,
 }
 
 fn is_txt(path: &Path) -> bool {
@@ -62,6 +64,8 @@ pub fn find(paths: &[PathBuf]) -> Result<Found> {
                     Err(e) => errors.push(e),
                 }
             }
+        } else if p.extension().is_some_and(|e| e == "jsonl") && p.exists() {
+            found.documents.push(p.clone());
         } else if p.exists() {
             found.labelled.push(p.with_extension("txt"));
         } else {
@@ -76,6 +80,28 @@ pub fn find(paths: &[PathBuf]) -> Result<Found> {
         1 => Err(errors.remove(0)),
         _ => Err(Error::Many(errors)),
     }
+}
+
+/// The letters of a Prodigy/doccano JSONL file: each line's text read as a letter (named by
+/// its `file`, else `FILE.jsonl:LINE`) with its spans as the gold.
+pub fn documents(path: &Path) -> Result<Vec<LabelledLetter>> {
+    let docs = jsonl::load(path)?;
+    let mut out = Vec::with_capacity(docs.len());
+    for (i, doc) in docs.into_iter().enumerate() {
+        let name = doc.file.clone().map_or_else(
+            || PathBuf::from(format!("{}:{}", path.display(), i + 1)),
+            PathBuf::from,
+        );
+        let letter = Letter::from_text(name, doc.text).map_err(|e| Error::Annotation {
+            path: path.into(),
+            line: i + 1,
+            message: format!("not a letter: {e}"),
+        })?;
+        let mut entities = doc.spans;
+        entities.sort();
+        out.push(LabelledLetter { letter, entities });
+    }
+    Ok(out)
 }
 
 /// Reads every labelled letter under `paths`; a `.txt` without its `.ann` is refused (every
@@ -102,24 +128,30 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<LabelledLetter>> {
             Error::Many(errors)
         });
     }
-    read_all(&found.labelled)
+    read_all(&found)
 }
 
 /// Reads the labelled letters under `paths`, leaving out the `.txt` files without an `.ann`;
 /// returns how many were left out.
 pub fn load_allowing_unlabelled(paths: &[PathBuf]) -> Result<(Vec<LabelledLetter>, usize)> {
     let found = find(paths)?;
-    Ok((read_all(&found.labelled)?, found.unlabelled.len()))
+    Ok((read_all(&found)?, found.unlabelled.len()))
 }
 
 /// Reads each letter; any bad one fails the load, and the error lists every bad file and what
 /// is wrong with it, so that one run finds them all.
-fn read_all(txts: &[PathBuf]) -> Result<Vec<LabelledLetter>> {
+fn read_all(found: &Found) -> Result<Vec<LabelledLetter>> {
     let mut letters = Vec::new();
     let mut errors = Vec::new();
-    for p in txts {
+    for p in &found.labelled {
         match LabelledLetter::read(p) {
             Ok(l) => letters.push(l),
+            Err(e) => errors.push(e),
+        }
+    }
+    for p in &found.documents {
+        match documents(p) {
+            Ok(mut ls) => letters.append(&mut ls),
             Err(e) => errors.push(e),
         }
     }

@@ -22,6 +22,11 @@ pub enum OutputFormat {
     Jsonl,
     /// One row per disputed item, for spreadsheets.
     Csv,
+    /// Pre-annotation for Prodigy or doccano: one `{"file", "text", "spans"}` line per letter.
+    Prodigy,
+    /// Pre-annotation for BRAT: `-o DIR` (new, or an empty folder) gets `NAME.txt` and
+    /// `NAME.ann` per letter, which `train` and `eval` read back.
+    Brat,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -66,6 +71,8 @@ pub struct PredictArgs {
 enum Sink<W: Write> {
     Jsonl(W),
     Csv(Box<csv::Writer<W>>),
+    Prodigy(W),
+    Brat(output::annotations::BratFolder),
 }
 
 /// Letters read and predicted together at most; output keeps input order.
@@ -148,7 +155,13 @@ pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
         .output
         .as_ref()
         .map_or_else(|| "standard output".to_string(), |p| display_name(p));
+    let brat = matches!(args.format, OutputFormat::Brat);
+    anyhow::ensure!(
+        !brat || (args.output.is_some() && !args.resume),
+        "--format brat needs -o DIR (a new folder) and does not --resume"
+    );
     let out: Box<dyn Write> = match &args.output {
+        _ if brat => Box::new(io::sink()),
         None => Box::new(io::stdout().lock()),
         Some(path) => {
             let file = if args.resume {
@@ -180,6 +193,10 @@ pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
             Sink::Csv(Box::new(w))
         }
         OutputFormat::Jsonl => Sink::Jsonl(out),
+        OutputFormat::Prodigy => Sink::Prodigy(out),
+        OutputFormat::Brat => Sink::Brat(output::annotations::BratFolder::create(
+            args.output.as_deref().expect("checked above"),
+        )?),
     };
     let progress = Progress::new(total);
     let mut failures: Vec<String> = Vec::new();
@@ -246,13 +263,19 @@ pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
             match &mut sink {
                 Sink::Csv(w) => output::csv::write_rows(w, &r).map_err(anyhow::Error::from),
                 Sink::Jsonl(out) => emit(out, &r.to_line()).map_err(anyhow::Error::from),
+                Sink::Prodigy(out) => match output::annotations::prodigy_line(&r) {
+                    Some(line) => emit(out, &line).map_err(anyhow::Error::from),
+                    None => Ok(()),
+                },
+                Sink::Brat(dir) => dir.write(&r).map(|_| ()).map_err(anyhow::Error::from),
             }
             .with_context(write_err)?;
         }
         // Lines go out as each chunk finishes; to a file, they are on disk before the next.
         match &mut sink {
             Sink::Csv(w) => w.flush(),
-            Sink::Jsonl(out) => out.flush(),
+            Sink::Jsonl(out) | Sink::Prodigy(out) => out.flush(),
+            Sink::Brat(_) => Ok(()),
         }
         .with_context(write_err)?;
         if let Some(f) = &synced {

@@ -32,6 +32,9 @@ pub struct LetterRecord {
     /// The other fields of the input line, for `predict --input-format jsonl` (absent without).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub meta: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The letter's text, for the annotation formats (not in the JSON record).
+    #[serde(skip)]
+    pub text: Option<String>,
 }
 
 /// One disputed item of a letter.
@@ -182,6 +185,7 @@ impl LetterRecord {
             entities: None,
             error: None,
             meta: None,
+            text: None,
         }
     }
 
@@ -203,6 +207,7 @@ impl LetterRecord {
             entities: None,
             error: Some(error),
             meta: None,
+            text: None,
         }
     }
 
@@ -268,6 +273,7 @@ impl LetterRecord {
             });
         }
         r.entities = Some(entities);
+        r.text = Some(letter.text.clone());
         r
     }
 }
