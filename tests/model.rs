@@ -1263,3 +1263,43 @@ fn predictions_round_trip_as_brat_and_prodigy_annotations() {
     );
     assert!(m.is_ok(), "{:?}", m.err());
 }
+
+/// `predict --format html`: one self-contained page, the letter's text whole with its entities
+/// marked, and each item's decisions.
+#[test]
+fn predict_html_shows_the_letter_with_its_entities() {
+    let sample = root().join("data/samples/CM17-0013716.txt");
+    let out = run_ok(
+        imr_bin()
+            .current_dir(root())
+            .args(["predict", "--format", "html"])
+            .arg(&sample),
+    );
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>\n"));
+    assert!(!page.contains("src=\"http") && !page.contains("<link"));
+    assert!(
+        page.contains("<td>Naproxen 500mg #60</td>"),
+        "the item table"
+    );
+    assert!(
+        page.contains("generic: naproxen"),
+        "a drug's normal form on hover"
+    );
+    // Taking the markup out gives the letter's text back, every character.
+    let mut text = page[page.find("<div class=\"text\">").unwrap() + 18..].to_string();
+    text.truncate(text.find("</div>").unwrap());
+    let without_labels = regex::Regex::new(r#"<span class="label">[A-Z_]+</span>"#)
+        .unwrap()
+        .replace_all(&text, "");
+    let plain = regex::Regex::new(r"<[^>]+>")
+        .unwrap()
+        .replace_all(&without_labels, "");
+    let plain = plain
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    assert_eq!(plain, std::fs::read_to_string(&sample).unwrap());
+}

@@ -24,6 +24,9 @@ pub enum OutputFormat {
     Csv,
     /// Pre-annotation for Prodigy or doccano: one `{"file", "text", "spans"}` line per letter.
     Prodigy,
+    /// One self-contained HTML page of the letters, entities highlighted by label, each item
+    /// with its decisions and probability.
+    Html,
     /// Pre-annotation for BRAT: `-o DIR` (new, or an empty folder) gets `NAME.txt` and
     /// `NAME.ann` per letter, which `train` and `eval` read back.
     Brat,
@@ -72,6 +75,7 @@ enum Sink<W: Write> {
     Jsonl(W),
     Csv(Box<csv::Writer<W>>),
     Prodigy(W),
+    Html(W),
     Brat(output::annotations::BratFolder),
 }
 
@@ -194,6 +198,12 @@ pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
         }
         OutputFormat::Jsonl => Sink::Jsonl(out),
         OutputFormat::Prodigy => Sink::Prodigy(out),
+        OutputFormat::Html => {
+            let mut out = out;
+            out.write_all(output::letter_view::start("imr predict").as_bytes())
+                .with_context(write_err)?;
+            Sink::Html(out)
+        }
         OutputFormat::Brat => Sink::Brat(output::annotations::BratFolder::create(
             args.output.as_deref().expect("checked above"),
         )?),
@@ -267,6 +277,9 @@ pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
                     Some(line) => emit(out, &line).map_err(anyhow::Error::from),
                     None => Ok(()),
                 },
+                Sink::Html(out) => out
+                    .write_all(output::letter_view::letter(&r).as_bytes())
+                    .map_err(anyhow::Error::from),
                 Sink::Brat(dir) => dir.write(&r).map(|_| ()).map_err(anyhow::Error::from),
             }
             .with_context(write_err)?;
@@ -274,13 +287,18 @@ pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
         // Lines go out as each chunk finishes; to a file, they are on disk before the next.
         match &mut sink {
             Sink::Csv(w) => w.flush(),
-            Sink::Jsonl(out) | Sink::Prodigy(out) => out.flush(),
+            Sink::Jsonl(out) | Sink::Prodigy(out) | Sink::Html(out) => out.flush(),
             Sink::Brat(_) => Ok(()),
         }
         .with_context(write_err)?;
         if let Some(f) = &synced {
             f.sync_data().with_context(write_err)?;
         }
+    }
+    if let Sink::Html(out) = &mut sink {
+        out.write_all(output::letter_view::end().as_bytes())
+            .and_then(|()| out.flush())
+            .with_context(write_err)?;
     }
     progress.finish();
     if let Some((path, done)) = &resumed {

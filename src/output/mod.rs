@@ -3,6 +3,7 @@
 
 pub mod annotations;
 pub mod csv;
+pub mod letter_view;
 pub mod record;
 pub mod records_file;
 pub mod report;
