@@ -94,23 +94,33 @@ fn predict_chunk(
     let ok: Vec<&Letter> = letters.iter().filter_map(|l| l.as_ref().ok()).collect();
     let inference = decoding.apply(Inference::of(model));
     let mut predictions = inference.predict_on_cores(&ok).into_iter();
-    inputs
+    // Records (normalisation included) are built on all cores, in input order.
+    let paired: Vec<_> = inputs
         .iter()
         .zip(letters)
         .map(|(input, letter)| {
-            let name = input.name();
-            let (mut r, words) = match letter {
-                Err(e) => (LetterRecord::failed(name, e), 0),
-                Ok(l) => match predictions
+            let p = letter.is_ok().then(|| {
+                predictions
                     .next()
                     .expect("one prediction per parsed letter")
-                {
-                    Ok(p) => (
-                        LetterRecord::predicted(name, &l, &p, Normalizer::built_in()),
-                        l.text.split_whitespace().count(),
-                    ),
-                    Err(e) => (LetterRecord::failed(name, format!("{name}: model: {e}")), 0),
-                },
+            });
+            (input, letter, p)
+        })
+        .collect();
+    paired
+        .into_par_iter()
+        .map(|(input, letter, prediction)| {
+            let name = input.name();
+            let (mut r, words) = match (letter, prediction) {
+                (Err(e), _) => (LetterRecord::failed(name, e), 0),
+                (Ok(l), Some(Ok(p))) => (
+                    LetterRecord::predicted(name, &l, &p, Normalizer::built_in()),
+                    l.text.split_whitespace().count(),
+                ),
+                (Ok(_), Some(Err(e))) => {
+                    (LetterRecord::failed(name, format!("{name}: model: {e}")), 0)
+                }
+                (Ok(_), None) => unreachable!("a parsed letter has its prediction"),
             };
             r.meta = input.meta().cloned();
             (r, words)

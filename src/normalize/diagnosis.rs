@@ -185,30 +185,31 @@ impl Icd10 {
 
     fn from_entries(codes: Vec<Code>, texts: Vec<(String, u32)>) -> Icd10 {
         let mut exact: HashMap<String, Vec<u32>> = HashMap::new();
-        let mut counts: Vec<Vec<(Gram, u32)>> = Vec::with_capacity(texts.len());
         let mut df: HashMap<Gram, u32> = HashMap::new();
         let mut entries = Vec::with_capacity(texts.len());
+        // Two passes over the texts (document frequencies, then weights) rather than the
+        // grams of all of them held at once: the index is built while the model loads, and
+        // the peaks would add.
         for (e, (text, code)) in texts.iter().enumerate() {
             entries.push(*code);
             exact.entry(exact_key(text)).or_default().push(e as u32);
-            let g = grams(text);
-            for (k, _) in &g {
-                *df.entry(*k).or_default() += 1;
+            for (k, _) in grams(text) {
+                *df.entry(k).or_default() += 1;
             }
-            counts.push(g);
         }
         let n = texts.len() as f32;
         let idf = |d: u32| (1.0 + n) / (1.0 + d as f32);
-        let mut grams: HashMap<Gram, (f32, Vec<(u32, f32)>)> = df
+        let mut index: HashMap<Gram, (f32, Vec<(u32, f32)>)> = df
             .iter()
             .map(|(&g, &d)| (g, (idf(d).ln() + 1.0, Vec::with_capacity(d as usize))))
             .collect();
-        for (e, g) in counts.iter().enumerate() {
+        for (e, (text, _)) in texts.iter().enumerate() {
+            let g = grams(text);
             let weights: Vec<(&Gram, f32)> =
-                g.iter().map(|(k, c)| (k, *c as f32 * grams[k].0)).collect();
+                g.iter().map(|(k, c)| (k, *c as f32 * index[k].0)).collect();
             let norm = weights.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
             for (k, w) in weights {
-                grams
+                index
                     .get_mut(k)
                     .expect("every gram was counted")
                     .1
@@ -232,7 +233,7 @@ impl Icd10 {
             codes,
             entries,
             exact,
-            grams,
+            grams: index,
             children,
         }
     }

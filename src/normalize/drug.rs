@@ -42,13 +42,17 @@ pub struct DrugName {
 /// Names of the lexicon (folded as [`key`]) to their generic names.
 #[derive(Debug, Default)]
 pub struct DrugNames {
-    generic: HashMap<String, String>,
-    /// The names by their length in characters, for the fuzzy search, each with its letter
-    /// counts (a lower bound on the edit distance that rules most names out without aligning).
-    by_len: Vec<Vec<(String, [u8; 27])>>,
+    /// Each name (folded) -> its generic name's number in `generics`.
+    generic: HashMap<String, u32>,
+    generics: Vec<String>,
+    /// The names, sorted, for the fuzzy search.
+    names: Vec<String>,
+    /// The names' numbers by their length in characters, each with its letter counts (a lower
+    /// bound on the edit distance that rules most names out without aligning).
+    by_len: Vec<Vec<(u32, [u8; 27])>>,
     /// How many names lead to each generic name: the tie-break of the fuzzy search prefers the
     /// better-known drug.
-    popularity: HashMap<String, u32>,
+    popularity: Vec<u32>,
 }
 
 /// The longest mention the fuzzy search is tried on, in characters.
@@ -182,15 +186,25 @@ impl DrugNames {
     }
 
     /// The names from a map of folded name -> generic name.
-    pub fn from_map(generic: HashMap<String, String>) -> DrugNames {
-        let mut popularity: HashMap<String, u32> = HashMap::new();
-        for g in generic.values() {
-            *popularity.entry(g.clone()).or_default() += 1;
-        }
-        let mut by_len: Vec<Vec<(String, [u8; 27])>> = Vec::new();
-        let mut names: Vec<&String> = generic.keys().collect();
+    pub fn from_map(map: HashMap<String, String>) -> DrugNames {
+        let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut generics: Vec<String> = Vec::new();
+        let mut names: Vec<(String, String)> = map.into_iter().collect();
         names.sort(); // the same order on every run, whatever the map's
-        for k in names {
+        let mut generic: HashMap<String, u32> = HashMap::with_capacity(names.len());
+        let mut popularity: Vec<u32> = Vec::new();
+        for (name, g) in &names {
+            let id = *ids.entry(g.clone()).or_insert_with(|| {
+                generics.push(g.clone());
+                popularity.push(0);
+                (generics.len() - 1) as u32
+            });
+            popularity[id as usize] += 1;
+            generic.insert(name.clone(), id);
+        }
+        let names: Vec<String> = names.into_iter().map(|(n, _)| n).collect();
+        let mut by_len: Vec<Vec<(u32, [u8; 27])>> = Vec::new();
+        for (i, k) in names.iter().enumerate() {
             let n = k.chars().count();
             if n > MAX_FUZZY_LEN + 2 {
                 continue;
@@ -198,10 +212,12 @@ impl DrugNames {
             if by_len.len() <= n {
                 by_len.resize_with(n + 1, Vec::new);
             }
-            by_len[n].push((k.clone(), letter_counts(k)));
+            by_len[n].push((i as u32, letter_counts(k)));
         }
         DrugNames {
             generic,
+            generics,
+            names,
             by_len,
             popularity,
         }
@@ -221,23 +237,23 @@ impl DrugNames {
         if k.is_empty() {
             return None;
         }
-        let found = |generic: &String, matched, distance| DrugName {
-            generic: generic.clone(),
+        let found = |id: u32, matched, distance| DrugName {
+            generic: self.generics[id as usize].clone(),
             matched,
             distance,
         };
-        if let Some(g) = self.generic.get(&k) {
+        if let Some(&g) = self.generic.get(&k) {
             return Some(found(g, DrugMatch::Exact, 0));
         }
         let stripped = strip(&k);
-        if let Some(g) = self.generic.get(&stripped) {
+        if let Some(&g) = self.generic.get(&stripped) {
             return Some(found(g, DrugMatch::Stripped, 0));
         }
         if let Some(combined) = self.combination(mention) {
             return Some(combined);
         }
         let (name, d) = self.nearest(&stripped)?;
-        Some(found(&self.generic[&name], DrugMatch::Fuzzy, d))
+        Some(found(self.generic[name], DrugMatch::Fuzzy, d))
     }
 
     /// A combination written with `/` or `-` between its ingredients (`oxycodone/APAP`,
@@ -272,7 +288,7 @@ impl DrugNames {
 
     /// The name of the lexicon nearest `k` (optimal string alignment distance, within
     /// [`allowed_edits`]); ties go to the better-known generic, then to the first name.
-    fn nearest(&self, k: &str) -> Option<(String, usize)> {
+    fn nearest(&self, k: &str) -> Option<(&String, usize)> {
         let n = k.chars().count();
         let max = allowed_edits(n);
         if max == 0 || n > MAX_FUZZY_LEN || !k.chars().any(char::is_alphabetic) {
@@ -281,22 +297,23 @@ impl DrugNames {
         let counts = letter_counts(k);
         let mut best: Option<(usize, std::cmp::Reverse<u32>, &String)> = None;
         for len in n.saturating_sub(max)..=(n + max).min(self.by_len.len().saturating_sub(1)) {
-            for (name, c) in &self.by_len[len] {
+            for (i, c) in &self.by_len[len] {
                 if count_bound(&counts, c) > max {
                     continue;
                 }
+                let name = &self.names[*i as usize];
                 let d = strsim::osa_distance(k, name);
                 if d > max {
                     continue;
                 }
-                let pop = std::cmp::Reverse(self.popularity[&self.generic[name]]);
+                let pop = std::cmp::Reverse(self.popularity[self.generic[name] as usize]);
                 let candidate = (d, pop, name);
                 if best.as_ref().is_none_or(|b| candidate < *b) {
                     best = Some(candidate);
                 }
             }
         }
-        best.map(|(d, _, name)| (name.clone(), d))
+        best.map(|(d, _, name)| (name, d))
     }
 }
 
