@@ -380,28 +380,14 @@ static EMPTY: Vec<(u32, f32)> = Vec::new();
 mod tests {
     use super::*;
 
-    fn table() -> Icd10 {
-        let codes = [
-            ("M54.5", false, "Low back pain"),
-            ("M54.50", true, "Low back pain, unspecified"),
-            ("M54.16", true, "Radiculopathy, lumbar region"),
-            ("M54.12", true, "Radiculopathy, cervical region"),
-            (
-                "G56.00",
-                true,
-                "Carpal tunnel syndrome, unspecified upper limb",
-            ),
-            (
-                "S39.012",
-                false,
-                "Strain of muscle, fascia and tendon of lower back",
-            ),
-        ];
+    /// A table of `codes` (code, billable, title), their titles and `terms` (text, code's
+    /// position) as the entries.
+    fn table_of(codes: &[(&str, bool, &str)], terms: &[(&str, u32)]) -> Icd10 {
         let texts: Vec<(String, u32)> = codes
             .iter()
             .enumerate()
             .map(|(i, c)| (c.2.to_string(), i as u32))
-            .chain([("Lumbago NOS".to_string(), 1)])
+            .chain(terms.iter().map(|(t, i)| (t.to_string(), *i)))
             .collect();
         let codes = codes
             .iter()
@@ -412,6 +398,28 @@ mod tests {
             })
             .collect();
         Icd10::from_entries(codes, texts)
+    }
+
+    fn table() -> Icd10 {
+        table_of(
+            &[
+                ("M54.5", false, "Low back pain"),
+                ("M54.50", true, "Low back pain, unspecified"),
+                ("M54.16", true, "Radiculopathy, lumbar region"),
+                ("M54.12", true, "Radiculopathy, cervical region"),
+                (
+                    "G56.00",
+                    true,
+                    "Carpal tunnel syndrome, unspecified upper limb",
+                ),
+                (
+                    "S39.012",
+                    false,
+                    "Strain of muscle, fascia and tendon of lower back",
+                ),
+            ],
+            &[("Lumbago NOS", 1)],
+        )
     }
 
     #[test]
@@ -441,53 +449,42 @@ mod tests {
 
     #[test]
     fn headings_descend_to_the_side_named_else_unspecified_else_other() {
-        let codes = [
-            ("G56.0", false, "Carpal tunnel syndrome"),
-            (
-                "G56.00",
-                true,
-                "Carpal tunnel syndrome, unspecified upper limb",
-            ),
-            ("G56.01", true, "Carpal tunnel syndrome, right upper limb"),
-            (
-                "G56.03",
-                true,
-                "Carpal tunnel syndrome, bilateral upper limbs",
-            ),
-            ("M62.83", false, "Muscle spasm"),
-            ("M62.830", true, "Muscle spasm of back"),
-            ("M62.838", true, "Other muscle spasm"),
-            ("S52.5", false, "Fracture of lower end of radius"),
-            (
-                "S52.50",
-                false,
-                "Unspecified fracture of the lower end of radius",
-            ),
-            (
-                "S52.502",
-                false,
-                "Unspecified fracture of the lower end of left radius",
-            ),
-            (
-                "S52.509",
-                false,
-                "Unspecified fracture of the lower end of unspecified radius",
-            ),
-        ];
-        let texts = codes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.2.to_string(), i as u32))
-            .collect();
-        let codes = codes
-            .iter()
-            .map(|(c, b, t)| Code {
-                code: c.to_string(),
-                title: t.to_string(),
-                billable: *b,
-            })
-            .collect();
-        let t = Icd10::from_entries(codes, texts);
+        let t = table_of(
+            &[
+                ("G56.0", false, "Carpal tunnel syndrome"),
+                (
+                    "G56.00",
+                    true,
+                    "Carpal tunnel syndrome, unspecified upper limb",
+                ),
+                ("G56.01", true, "Carpal tunnel syndrome, right upper limb"),
+                (
+                    "G56.03",
+                    true,
+                    "Carpal tunnel syndrome, bilateral upper limbs",
+                ),
+                ("M62.83", false, "Muscle spasm"),
+                ("M62.830", true, "Muscle spasm of back"),
+                ("M62.838", true, "Other muscle spasm"),
+                ("S52.5", false, "Fracture of lower end of radius"),
+                (
+                    "S52.50",
+                    false,
+                    "Unspecified fracture of the lower end of radius",
+                ),
+                (
+                    "S52.502",
+                    false,
+                    "Unspecified fracture of the lower end of left radius",
+                ),
+                (
+                    "S52.509",
+                    false,
+                    "Unspecified fracture of the lower end of unspecified radius",
+                ),
+            ],
+            &[],
+        );
         let code = |m: &str| t.normalize(m, 0.3).unwrap().code;
         assert_eq!(code("carpal tunnel syndrome"), "G56.00");
         assert_eq!(code("right carpal tunnel syndrome"), "G56.01");
