@@ -132,3 +132,33 @@ fn usage_errors_exit_2() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("parse"));
 }
+
+/// `parse --format csv`: the predict columns, one row per item, the model's columns empty;
+/// a format only `predict` writes is refused.
+#[test]
+fn parse_writes_csv_rows_and_refuses_predict_only_formats() {
+    let out = imr()
+        .args([
+            "parse",
+            "--format",
+            "csv",
+            &data("data/samples/CM17-0013716.txt"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut rdr = csv::Reader::from_reader(out.stdout.as_slice());
+    let headers = rdr.headers().unwrap().clone();
+    assert_eq!(&headers[0], "file");
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 4, "one row per disputed item");
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    assert_eq!(&rows[0][col("request")], "Naproxen 500mg #60");
+    assert_eq!(&rows[0][col("guidelines")], "MTUS");
+    assert_eq!(&rows[0][col("predicted_decision")], "");
+    let html = imr()
+        .args(["parse", "--format", "html", &data("data/samples")])
+        .output()
+        .unwrap();
+    assert_eq!(html.status.code(), Some(2));
+}

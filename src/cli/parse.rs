@@ -3,15 +3,22 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
-use super::predict::OutputFormat;
 use super::{display_name, emit, InputArgs, Outcome};
 use crate::letter;
 use crate::letter::input::read;
 use crate::output;
 use crate::output::record::LetterRecord;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ParseFormat {
+    /// One JSON object per letter.
+    Jsonl,
+    /// One row per disputed item (the columns of `predict --format csv`, the model's empty).
+    Csv,
+}
 
 #[derive(Debug, Args)]
 pub struct ParseArgs {
@@ -20,10 +27,8 @@ pub struct ParseArgs {
     files: Vec<PathBuf>,
     #[command(flatten)]
     input: InputArgs,
-    /// How the records are printed: one JSON line per letter, or one CSV row per disputed
-    /// item (the columns of `predict --format csv`, the model's left empty).
-    #[arg(long, value_enum, default_value_t = OutputFormat::Jsonl)]
-    format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = ParseFormat::Jsonl)]
+    format: ParseFormat,
 }
 
 /// Letters are read in parallel in chunks of this many; output keeps input order.
@@ -34,12 +39,16 @@ pub(crate) fn run(args: ParseArgs) -> anyhow::Result<Outcome> {
     let options = args.input.read_options()?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let csv = matches!(args.format, OutputFormat::Csv);
-    if csv {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(output::csv::CSV_HEADER)?;
-        emit_csv(&mut out, w)?;
-    }
+    // CSV goes through a writer of its own on the same output; a closed pipe ends the run
+    // the way it does for `predict --format csv`.
+    let mut csv = match args.format {
+        ParseFormat::Csv => {
+            let mut w = csv::Writer::from_writer(io::BufWriter::new(io::stdout().lock()));
+            w.write_record(output::csv::CSV_HEADER)?;
+            Some(w)
+        }
+        ParseFormat::Jsonl => None,
+    };
     let mut failed = 0usize;
     for chunk in inputs.chunks(CHUNK) {
         let records: Vec<LetterRecord> = chunk
@@ -60,34 +69,19 @@ pub(crate) fn run(args: ParseArgs) -> anyhow::Result<Outcome> {
             .collect();
         for r in &records {
             failed += usize::from(r.error.is_some());
-            if csv {
-                let mut w = csv::Writer::from_writer(Vec::new());
-                output::csv::write_rows(&mut w, r)?;
-                emit_csv(&mut out, w)?;
-            } else {
-                emit(&mut out, &r.to_line())?;
+            match &mut csv {
+                Some(w) => output::csv::write_rows(w, r)?,
+                None => emit(&mut out, &r.to_line())?,
             }
         }
-        out.flush()?;
+        match &mut csv {
+            Some(w) => w.flush()?,
+            None => out.flush()?,
+        }
     }
     Ok(if failed == 0 {
         Outcome::AllGood
     } else {
         Outcome::SomeFailed
     })
-}
-
-/// Moves what the CSV writer holds to the output (a closed pipe ends the run quietly, as
-/// `emit` does for JSON lines).
-fn emit_csv(out: &mut impl Write, w: csv::Writer<Vec<u8>>) -> anyhow::Result<()> {
-    let bytes = w
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("{}", e.error()))?;
-    let text = String::from_utf8(bytes).expect("CSV of strings is UTF-8");
-    if let Some(line) = text.strip_suffix('\n') {
-        emit(out, line)?;
-    } else if !text.is_empty() {
-        emit(out, &text)?;
-    }
-    Ok(())
 }

@@ -152,34 +152,36 @@ impl LetterRecord {
                 .items
                 .iter()
                 .enumerate()
-                .map(|(index, it)| ItemRecord {
-                    index,
-                    request: it.request.text.clone(),
-                    request_span: it.request.span,
-                    statement_span: it.statement,
-                    original_request: text(&it.original_request),
-                    stated_decision: it.stated_decision,
-                    decision_span: it.decision_span,
-                    claims_administrator_guideline: text(&it.claims_administrator_guideline),
-                    claims_administrator_guideline_span: it
-                        .claims_administrator_guideline
-                        .as_ref()
-                        .map(|f| f.span),
-                    maximus_guideline: text(&it.maximus_guideline),
-                    maximus_guideline_span: it.maximus_guideline.as_ref().map(|f| f.span),
-                    claims_administrator_guidelines: it
-                        .claims_administrator_guideline
-                        .as_ref()
-                        .map_or_else(Vec::new, |f| citations(&f.text)),
-                    guidelines: it
-                        .maximus_guideline
-                        .as_ref()
-                        .map_or_else(Vec::new, |f| citations(&f.text)),
-                    rationale_span: it.rationale,
-                    verdict_span: last_verdict(letter, it.rationale),
-                    verdict: last_verdict(letter, it.rationale)
-                        .map(|s| letter::fold_whitespace(letter.slice(s))),
-                    prediction: None,
+                .map(|(index, it)| {
+                    let verdict_span = last_verdict(letter, it.rationale);
+                    ItemRecord {
+                        index,
+                        request: it.request.text.clone(),
+                        request_span: it.request.span,
+                        statement_span: it.statement,
+                        original_request: text(&it.original_request),
+                        stated_decision: it.stated_decision,
+                        decision_span: it.decision_span,
+                        claims_administrator_guideline: text(&it.claims_administrator_guideline),
+                        claims_administrator_guideline_span: it
+                            .claims_administrator_guideline
+                            .as_ref()
+                            .map(|f| f.span),
+                        maximus_guideline: text(&it.maximus_guideline),
+                        maximus_guideline_span: it.maximus_guideline.as_ref().map(|f| f.span),
+                        claims_administrator_guidelines: it
+                            .claims_administrator_guideline
+                            .as_ref()
+                            .map_or_else(Vec::new, |f| citations(&f.text)),
+                        guidelines: it
+                            .maximus_guideline
+                            .as_ref()
+                            .map_or_else(Vec::new, |f| citations(&f.text)),
+                        rationale_span: it.rationale,
+                        verdict: verdict_span.map(|s| letter::fold_whitespace(letter.slice(s))),
+                        verdict_span,
+                        prediction: None,
+                    }
                 })
                 .collect(),
             entities: None,
