@@ -200,21 +200,27 @@ impl InplaceOp3 for GeluResidual<'_> {
             .chunks_exact_mut(hidden)
             .zip(h.chunks_exact(hidden))
             .zip(mask);
-        let tail = |f: fn(f32) -> f32| {
+        // Generic over the function, not a `fn` pointer: a pointer call per element neither
+        // inlines nor vectorises (it cost GELU 13% of predict's time in a profile).
+        fn tail<'a>(
+            rows: impl Iterator<Item = ((&'a mut [f32], &'a [f32]), &'a f32)>,
+            bias: &[f32],
+            f: impl Fn(f32) -> f32,
+        ) {
             for ((yr, hr), &m) in rows {
                 if m == 0.0 {
                     yr.fill(0.0);
                     continue;
                 }
-                for ((y, &h), &b) in yr.iter_mut().zip(hr).zip(self.bias) {
+                for ((y, &h), &b) in yr.iter_mut().zip(hr).zip(bias) {
                     *y = h + f(*y + b);
                 }
             }
-        };
+        }
         if self.gelu {
-            tail(gelu);
+            tail(rows, self.bias, gelu);
         } else {
-            tail(|v| v);
+            tail(rows, self.bias, |v| v);
         }
         Ok(())
     }
