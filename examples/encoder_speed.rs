@@ -70,8 +70,10 @@ fn inputs(seq: usize, dev: &Device) -> candle_core::Result<Batch> {
         ids: Tensor::from_vec(ids, (BATCH, seq), dev)?,
         features: Tensor::zeros((BATCH, seq, FEATURE_DIM), DType::F32, dev)?,
         mask: Tensor::ones((BATCH, seq), DType::F32, dev)?,
-        ngrams: Tensor::from_vec(ngrams, (BATCH, seq, k), dev)?,
-        ngram_weights: Tensor::from_vec(weights, (BATCH, seq, k), dev)?,
+        ngrams: Some((
+            Tensor::from_vec(ngrams, (BATCH, seq, k), dev)?,
+            Tensor::from_vec(weights, (BATCH, seq, k), dev)?,
+        )),
         seq,
     })
 }

@@ -185,14 +185,55 @@ impl LetterTokenizer {
 
     /// Tokens of `text` with character offsets.
     pub fn encode(&self, text: &str) -> Result<Tokens> {
-        let enc = self
-            .inner
-            .encode_char_offsets(text, false)
-            .map_err(|e| tk_err(Path::new("<text>"), e))?;
-        Ok(Tokens {
-            ids: enc.get_ids().to_vec(),
-            offsets: enc.get_offsets().to_vec(),
-        })
+        self.encode_in_pieces(text, PIECE_BYTES)
+    }
+
+    /// `encode`, the text given to the tokenizer a piece of at most about `piece` bytes at a
+    /// time, each cut after a whitespace character. Nothing in the normalizer (NFC, lowercase)
+    /// or the pre-tokenizer joins across whitespace, so the tokens are those of the whole
+    /// text; only the tokenizer's working memory, which grows to ~130 bytes a character
+    /// (300 MB for a 2.2 MB letter), is bounded.
+    fn encode_in_pieces(&self, text: &str, piece: usize) -> Result<Tokens> {
+        let mut out = Tokens::default();
+        let (mut rest, mut chars_before) = (text, 0);
+        while !rest.is_empty() {
+            let (head, tail) = rest.split_at(piece_end(rest, piece));
+            let enc = self
+                .inner
+                .encode_char_offsets(head, false)
+                .map_err(|e| tk_err(Path::new("<text>"), e))?;
+            out.ids.extend_from_slice(enc.get_ids());
+            out.offsets.extend(
+                enc.get_offsets()
+                    .iter()
+                    .map(|&(s, e)| (s + chars_before, e + chars_before)),
+            );
+            chars_before += head.chars().count();
+            rest = tail;
+        }
+        Ok(out)
+    }
+}
+
+/// Bytes of text the tokenizer is given at a time (`encode_in_pieces`).
+const PIECE_BYTES: usize = 1 << 16;
+
+/// Where the first piece of `text` ends: just after its last whitespace character within
+/// `max` bytes; past the first one after that if there is none; or at its end.
+fn piece_end(text: &str, max: usize) -> usize {
+    if text.len() <= max {
+        return text.len();
+    }
+    let mut at = max;
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let after = |i: usize| i + text[i..].chars().next().map_or(0, char::len_utf8);
+    match text[..at].rfind(char::is_whitespace) {
+        Some(i) => after(i),
+        None => text[at..]
+            .find(char::is_whitespace)
+            .map_or(text.len(), |i| after(at + i)),
     }
 }
 
@@ -265,6 +306,34 @@ pub fn bio_to_spans(offsets: &[(usize, usize)], tags: &[usize]) -> Vec<EntitySpa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_in_pieces_has_the_tokens_of_the_whole() {
+        let text = "Norco 10/325mg #90 for CÔTÉ's\tlumbar\u{a0}pain;\n\n Café\u{301} naïve x2 \
+                    Page(s): 74-96.  Ibuprofen 800mg, 60 tablets; Tramadol ER 150 mg #30";
+        let tokenizer = LetterTokenizer::train(&[text], 120).unwrap();
+        let whole = tokenizer.encode_in_pieces(text, usize::MAX).unwrap();
+        assert!(whole.len() > 30);
+        for piece in [1, 2, 3, 7, 16, 40] {
+            assert_eq!(
+                tokenizer.encode_in_pieces(text, piece).unwrap(),
+                whole,
+                "{piece}"
+            );
+        }
+    }
+
+    #[test]
+    fn pieces_end_after_whitespace() {
+        assert_eq!(piece_end("ab cd ef", 100), 8);
+        assert_eq!(piece_end("ab cd ef", 5), 3);
+        assert_eq!(piece_end("ab cd ef", 6), 6);
+        // No whitespace within the limit: the piece runs to the next.
+        assert_eq!(piece_end("abcdef gh", 3), 7);
+        assert_eq!(piece_end("abcdefgh", 3), 8);
+        // A multi-byte whitespace character stays whole.
+        assert_eq!(piece_end("ab\u{a0}cd", 4), 4);
+    }
 
     #[test]
     fn bio_round_trip_by_hand() {

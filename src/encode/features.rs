@@ -40,6 +40,23 @@ pub const DIAGNOSIS_LEXICON_I: usize = SHAPE + 3;
 /// Width of the feature vector of one token.
 pub const FEATURE_DIM: usize = SHAPE + LEXICON + NUM_PARTS + PATTERNS + CUES;
 
+/// A token's features, one bit per column (they are all 0 or 1): 8 bytes a token instead of
+/// `FEATURE_DIM` floats, so that a long letter's features take 8 MB, not 70.
+pub type FeatureBits = u64;
+const _: () = assert!(FEATURE_DIM <= FeatureBits::BITS as usize);
+
+/// Whether column `col` is set in a token's features.
+pub fn has(bits: FeatureBits, col: usize) -> bool {
+    bits >> col & 1 == 1
+}
+
+/// A token's features as the floats the network reads.
+pub fn unpack(bits: FeatureBits, row: &mut [f32]) {
+    for (col, v) in row.iter_mut().enumerate().take(FEATURE_DIM) {
+        *v = f32::from(u8::from(has(bits, col)));
+    }
+}
+
 fn re(p: &str) -> Regex {
     Regex::new(p).expect("static pattern")
 }
@@ -132,16 +149,16 @@ fn mark(tokens: &Tokens, ranges: &[(usize, usize)], out: &mut [u8]) {
     }
 }
 
-/// Features of every token of `text`: a row-major `(tokens, FEATURE_DIM)` buffer.
+/// Features of every token of `text`, one `FeatureBits` per token.
 pub fn token_features(
     text_chars: &[char],
     tokens: &Tokens,
     matches: &Matches,
     patterns: &PatternMatches,
     parts: &[(Span, Part)],
-) -> Vec<f32> {
+) -> Vec<FeatureBits> {
     let n = tokens.len();
-    let mut out = vec![0f32; n * FEATURE_DIM];
+    let mut out: Vec<FeatureBits> = vec![0; n];
     let mut drug = vec![0u8; n];
     let mut dx = vec![0u8; n];
     mark(tokens, &matches.drugs, &mut drug);
@@ -153,7 +170,8 @@ pub fn token_features(
     let mut p = 0;
     let mut lower = String::new();
     for (k, &(s, e)) in tokens.offsets.iter().enumerate() {
-        let row = &mut out[k * FEATURE_DIM..(k + 1) * FEATURE_DIM];
+        let mut bits: FeatureBits = 0;
+        let mut set = |col: usize, on: bool| bits |= FeatureBits::from(on) << col;
         let piece = &text_chars[s.min(text_chars.len())..e.min(text_chars.len())];
         lower.clear();
         lower.extend(piece.iter().map(|c| c.to_ascii_lowercase()));
@@ -185,12 +203,12 @@ pub fn token_features(
             lower.len() > 7,
         ];
         for (i, f) in flags.into_iter().enumerate() {
-            row[i] = f32::from(u8::from(f));
+            set(i, f);
         }
-        row[DRUG_LEXICON_B] = f32::from(u8::from(drug[k] == 1));
-        row[DRUG_LEXICON_I] = f32::from(u8::from(drug[k] == 2));
-        row[DIAGNOSIS_LEXICON_B] = f32::from(u8::from(dx[k] == 1));
-        row[DIAGNOSIS_LEXICON_I] = f32::from(u8::from(dx[k] == 2));
+        set(DRUG_LEXICON_B, drug[k] == 1);
+        set(DRUG_LEXICON_I, drug[k] == 2);
+        set(DIAGNOSIS_LEXICON_B, dx[k] == 1);
+        set(DIAGNOSIS_LEXICON_I, dx[k] == 2);
         while p < parts.len() && parts[p].0.end <= s {
             p += 1;
         }
@@ -198,15 +216,15 @@ pub fn token_features(
             Some((span, part)) if span.start <= s => *part,
             _ => Part::Other,
         };
-        row[SHAPE + LEXICON + part as usize] = 1.0;
+        set(SHAPE + LEXICON + part as usize, true);
         let base = SHAPE + LEXICON + NUM_PARTS;
         for (i, marks) in pat.iter().enumerate() {
-            row[base + 2 * i] = f32::from(u8::from(marks[k] == 1));
-            row[base + 2 * i + 1] = f32::from(u8::from(marks[k] == 2));
+            set(base + 2 * i, marks[k] == 1);
+            set(base + 2 * i + 1, marks[k] == 2);
         }
         let cue = base + PATTERNS;
-        row[cue] = f32::from(u8::from(NEGATIONS.contains(&lower.as_str())));
-        row[cue + 1] = f32::from(u8::from(NECESSITY.contains(&lower.as_str())));
+        set(cue, NEGATIONS.contains(&lower.as_str()));
+        set(cue + 1, NECESSITY.contains(&lower.as_str()));
         // Verdicts open or close a rationale: is the token in its part's first or last sentence?
         if let Some((span, _)) = parts.get(p).filter(|(span, _)| span.start <= s) {
             let ends = &patterns.sentence_ends;
@@ -215,9 +233,10 @@ pub fn token_features(
             let last = ends
                 .get(before)
                 .is_none_or(|&e| e >= span.end.saturating_sub(1));
-            row[cue + 2] = f32::from(u8::from(first));
-            row[cue + 3] = f32::from(u8::from(last));
+            set(cue + 2, first);
+            set(cue + 3, last);
         }
+        out[k] = bits;
     }
     out
 }

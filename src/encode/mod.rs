@@ -10,7 +10,9 @@ use std::ops::Range;
 
 use candle_core::{Device, Tensor};
 
-use crate::encode::features::{letter_parts, pattern_matches, token_features, FEATURE_DIM};
+use crate::encode::features::{
+    letter_parts, pattern_matches, token_features, unpack, FeatureBits, FEATURE_DIM,
+};
 use crate::encode::lexicon::Lexicon;
 use crate::encode::ngrams::{token_ngrams, NGRAMS_PER_TOKEN};
 use crate::error::Result;
@@ -20,10 +22,10 @@ use crate::tokenize::{LetterTokenizer, Tokens};
 #[derive(Debug, Clone)]
 pub struct EncodedLetter {
     pub tokens: Tokens,
-    /// Row-major `(tokens, FEATURE_DIM)`.
-    pub features: Vec<f32>,
+    /// Each token's features (`features::has` reads a column).
+    pub features: Vec<FeatureBits>,
     /// Row-major `(tokens, NGRAMS_PER_TOKEN)`: the hashed character n-grams of each token's
-    /// word (`ngrams.rs`), 0 where unused.
+    /// word (`ngrams.rs`), 0 where unused; empty where the model reads none (`for_model`).
     pub ngrams: Vec<u32>,
     /// Token range of each item's rationale, in item order.
     pub rationales: Vec<Range<usize>>,
@@ -86,7 +88,19 @@ fn edge_tokens(chars: &[char], offsets: &[(usize, usize)], continues_word: &[boo
 }
 
 impl EncodedLetter {
+    /// Everything a network of any configuration reads, n-grams included.
     pub fn new(letter: &Letter, tokenizer: &LetterTokenizer, lexicon: &Lexicon) -> Result<Self> {
+        Self::for_model(letter, tokenizer, lexicon, true)
+    }
+
+    /// As `new`, with the n-grams only if `ngrams` (the model has an n-gram table): they take
+    /// 96 bytes a token, more than all the rest.
+    pub fn for_model(
+        letter: &Letter,
+        tokenizer: &LetterTokenizer,
+        lexicon: &Lexicon,
+        ngrams: bool,
+    ) -> Result<Self> {
         let tokens = tokenizer.encode(&letter.text)?;
         let chars: Vec<char> = letter.text.chars().collect();
         let matches = lexicon.find(&letter.text, &letter.chars);
@@ -119,7 +133,11 @@ impl EncodedLetter {
             })
             .collect::<Vec<bool>>();
         let edge_word = edge_tokens(&chars, &tokens.offsets, &continues_word);
-        let ngrams = token_ngrams(&chars, &tokens.offsets, &continues_word);
+        let ngrams = if ngrams {
+            token_ngrams(&chars, &tokens.offsets, &continues_word)
+        } else {
+            Vec::new()
+        };
         Ok(EncodedLetter {
             tokens,
             features,
@@ -166,13 +184,13 @@ pub struct Piece<'a> {
 /// A padded batch: ids `(batch, seq)` u32, features `(batch, seq, FEATURE_DIM)`, mask
 /// `(batch, seq)` f32; each token's n-gram buckets `(batch, seq, NGRAMS_PER_TOKEN)` u32 and
 /// their weights, f32 of the same shape: 1/n for each of a token's n used slots, 0 elsewhere,
-/// so that the encoder's sum of n-gram vectors is their mean.
+/// so that the encoder's sum of n-gram vectors is their mean (None where a piece's letter was
+/// encoded without n-grams).
 pub struct Batch {
     pub ids: Tensor,
     pub features: Tensor,
     pub mask: Tensor,
-    pub ngrams: Tensor,
-    pub ngram_weights: Tensor,
+    pub ngrams: Option<(Tensor, Tensor)>,
     pub seq: usize,
 }
 
@@ -188,30 +206,40 @@ pub fn make_batch(pieces: &[Piece], pad_id: u32, device: &Device) -> candle_core
     let mut feats = vec![0f32; b * seq * FEATURE_DIM];
     let mut mask = vec![0f32; b * seq];
     const K: usize = NGRAMS_PER_TOKEN;
-    let mut ngrams = vec![0u32; b * seq * K];
-    let mut weights = vec![0f32; b * seq * K];
+    let with_ngrams = pieces.iter().all(|p| !p.letter.ngrams.is_empty());
+    let k = if with_ngrams { K } else { 0 };
+    let mut ngrams = vec![0u32; b * seq * k];
+    let mut weights = vec![0f32; b * seq * k];
     for (i, p) in pieces.iter().enumerate() {
         for (j, &pos) in p.positions.iter().enumerate() {
             ids[i * seq + j] = p.letter.tokens.ids[pos];
             mask[i * seq + j] = 1.0;
-            let src = &p.letter.ngrams[pos * K..(pos + 1) * K];
-            let used = src.iter().filter(|&&g| g != 0).count().max(1);
-            let at = (i * seq + j) * K;
-            ngrams[at..at + K].copy_from_slice(src);
-            for (w, &g) in weights[at..at + K].iter_mut().zip(src) {
-                *w = if g != 0 { 1.0 / used as f32 } else { 0.0 };
+            if with_ngrams {
+                let src = &p.letter.ngrams[pos * K..(pos + 1) * K];
+                let used = src.iter().filter(|&&g| g != 0).count().max(1);
+                let at = (i * seq + j) * K;
+                ngrams[at..at + K].copy_from_slice(src);
+                for (w, &g) in weights[at..at + K].iter_mut().zip(src) {
+                    *w = if g != 0 { 1.0 / used as f32 } else { 0.0 };
+                }
             }
             let dst = (i * seq + j) * FEATURE_DIM;
-            feats[dst..dst + FEATURE_DIM]
-                .copy_from_slice(&p.letter.features[pos * FEATURE_DIM..(pos + 1) * FEATURE_DIM]);
+            unpack(p.letter.features[pos], &mut feats[dst..dst + FEATURE_DIM]);
         }
     }
+    let ngrams = if with_ngrams {
+        Some((
+            Tensor::from_vec(ngrams, (b, seq, K), device)?,
+            Tensor::from_vec(weights, (b, seq, K), device)?,
+        ))
+    } else {
+        None
+    };
     Ok(Batch {
         ids: Tensor::from_vec(ids, (b, seq), device)?,
         features: Tensor::from_vec(feats, (b, seq, FEATURE_DIM), device)?,
         mask: Tensor::from_vec(mask, (b, seq), device)?,
-        ngrams: Tensor::from_vec(ngrams, (b, seq, K), device)?,
-        ngram_weights: Tensor::from_vec(weights, (b, seq, K), device)?,
+        ngrams,
         seq,
     })
 }

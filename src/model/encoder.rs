@@ -112,10 +112,15 @@ impl Encoder {
         match &self.ngrams {
             None => Tensor::cat(&[&e, &batch.features], 2),
             Some(table) => {
+                let (ngrams, weights) = batch.ngrams.as_ref().ok_or_else(|| {
+                    candle_core::Error::Msg(
+                        "the model reads n-grams; the letter was encoded without them".into(),
+                    )
+                })?;
                 let g = if fused {
-                    ngram_mean(table, &batch.ngrams, &batch.ngram_weights)?
+                    ngram_mean(table, ngrams, weights)?
                 } else {
-                    ngram_mean_ops(table, &batch.ngrams, &batch.ngram_weights)?
+                    ngram_mean_ops(table, ngrams, weights)?
                 };
                 Tensor::cat(&[&e, &g, &batch.features], 2)
             }

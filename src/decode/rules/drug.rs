@@ -100,18 +100,15 @@ pub const DRUG_LEXICON_PRIOR: f32 = 2.0;
 
 /// `log_probs` (row-major `(tokens, NUM_TAGS)`) with `DRUG_LEXICON_PRIOR` added where the
 /// token `features` mark a drug-lexicon match.
-pub fn drug_lexicon_prior(log_probs: &[f32], features: &[f32]) -> Vec<f32> {
+pub fn drug_lexicon_prior(log_probs: &[f32], features: &[FeatureBits]) -> Vec<f32> {
     use crate::annotation::tags::NUM_TAGS;
-    use crate::encode::features::{DRUG_LEXICON_B, DRUG_LEXICON_I, FEATURE_DIM};
+    use crate::encode::features::{has, DRUG_LEXICON_B, DRUG_LEXICON_I};
     let b_drug = 1 + 2 * Label::Drug.index();
     let mut out = log_probs.to_vec();
-    for (row, f) in out
-        .chunks_exact_mut(NUM_TAGS)
-        .zip(features.chunks_exact(FEATURE_DIM))
-    {
-        if f[DRUG_LEXICON_B] > 0.0 {
+    for (row, &f) in out.chunks_exact_mut(NUM_TAGS).zip(features) {
+        if has(f, DRUG_LEXICON_B) {
             row[b_drug] += DRUG_LEXICON_PRIOR;
-        } else if f[DRUG_LEXICON_I] > 0.0 {
+        } else if has(f, DRUG_LEXICON_I) {
             row[b_drug + 1] += DRUG_LEXICON_PRIOR;
         }
     }

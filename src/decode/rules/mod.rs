@@ -75,6 +75,7 @@ use regex::Regex;
 
 use crate::annotation::{EntitySpan, Label};
 use crate::decode::memory::Recalled;
+use crate::encode::features::FeatureBits;
 use crate::letter::CharIndex;
 
 /// A span cut back to one sentence and to balanced brackets: no gold span of any label crosses
@@ -232,7 +233,7 @@ pub struct Spans {
 pub enum Run {
     /// The tag log-probabilities (row-major `(tokens, NUM_TAGS)`) before Viterbi, given the
     /// token features: returns the changed log-probabilities.
-    Scores(fn(&[f32], &[f32]) -> Vec<f32>),
+    Scores(fn(&[f32], &[FeatureBits]) -> Vec<f32>),
     /// The decoded spans.
     Spans(fn(&Context, &mut Spans)),
 }
@@ -415,7 +416,11 @@ pub fn names_list() -> String {
 }
 
 /// The tag log-probabilities after the score passes that run (the drug prior).
-pub fn apply_to_scores(off: &RulesOff, log_probs: &[f32], features: &[f32]) -> Option<Vec<f32>> {
+pub fn apply_to_scores(
+    off: &RulesOff,
+    log_probs: &[f32],
+    features: &[FeatureBits],
+) -> Option<Vec<f32>> {
     let mut out: Option<Vec<f32>> = None;
     for p in off.running() {
         if let Run::Scores(f) = p.run {
@@ -1091,11 +1096,9 @@ mod tests {
     #[test]
     fn the_drug_lexicon_tips_only_drug_tags() {
         use crate::annotation::tags::NUM_TAGS;
-        use crate::encode::features::{DRUG_LEXICON_B, DRUG_LEXICON_I, FEATURE_DIM};
+        use crate::encode::features::{DRUG_LEXICON_B, DRUG_LEXICON_I};
         let lp = vec![-1.0; 3 * NUM_TAGS];
-        let mut f = vec![0.0; 3 * FEATURE_DIM];
-        f[DRUG_LEXICON_B] = 1.0;
-        f[FEATURE_DIM + DRUG_LEXICON_I] = 1.0;
+        let f = [1 << DRUG_LEXICON_B, 1 << DRUG_LEXICON_I, 0];
         let out = drug_lexicon_prior(&lp, &f);
         let b = 1 + 2 * Label::Drug.index();
         let changed: Vec<usize> = (0..out.len()).filter(|&i| out[i] != lp[i]).collect();
@@ -1315,19 +1318,15 @@ mod tests {
             got.into_iter().map(|(e, _)| e).collect::<Vec<_>>(),
             ["Drug Norco", "Diagnosis chronic pain"]
         );
-        assert_eq!(
-            apply_to_scores(&RulesOff::all(), &[0.0; 11], &[0.0; 36]),
-            None
-        );
+        assert_eq!(apply_to_scores(&RulesOff::all(), &[0.0; 11], &[0]), None);
     }
 
     #[test]
     fn drug_prior_alone_tips_the_scores() {
         use crate::annotation::tags::{tag_b, NUM_TAGS};
-        use crate::encode::features::{DRUG_LEXICON_B, FEATURE_DIM};
+        use crate::encode::features::DRUG_LEXICON_B;
         let lp = vec![-1.0f32; NUM_TAGS];
-        let mut f = vec![0f32; FEATURE_DIM];
-        f[DRUG_LEXICON_B] = 1.0;
+        let f = [1 << DRUG_LEXICON_B];
         let got = apply_to_scores(&only("drug-prior"), &lp, &f).unwrap();
         assert_eq!(got[tag_b(Label::Drug)], -1.0 + DRUG_LEXICON_PRIOR);
         assert_eq!(apply_to_scores(&only("memory"), &lp, &f), None);
