@@ -70,10 +70,30 @@ pub struct Inference<'a> {
     pub rules_off: RulesOff,
 }
 
+/// `items` cut into at most `n` consecutive non-empty parts of about equal `size`: a part ends
+/// at the first item that takes the size so far to the part's share of the whole.
+pub fn split_by_size<T>(items: &[T], n: usize, size: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let total: usize = items.iter().map(&size).sum();
+    let n = n.clamp(1, items.len().max(1));
+    let mut parts = Vec::with_capacity(n);
+    let (mut start, mut acc) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        acc += size(item);
+        if parts.len() + 1 < n && acc * n >= total * (parts.len() + 1) {
+            parts.push(&items[start..=i]);
+            start = i + 1;
+        }
+    }
+    if start < items.len() || parts.is_empty() {
+        parts.push(&items[start..]);
+    }
+    parts
+}
+
 /// Sequences per forward pass at inference: rationales, or tagging windows of `BATCH_WINDOW`
 /// tokens. Longer windows go fewer to a batch, so that a batch holds as many tokens whatever
 /// the window (memory grows with it: 16 windows of 1,024 took `predict` from 146 to 281 MB).
-pub const INFERENCE_BATCH: usize = 16;
+pub const INFERENCE_BATCH: usize = 8;
 
 /// The window length `Inference::batch_size` counts tagging windows in.
 const BATCH_WINDOW: usize = 512;
@@ -121,33 +141,26 @@ impl<'a> Inference<'a> {
     }
 
     pub fn encode(&self, letter: &Letter) -> Result<EncodedLetter> {
-        EncodedLetter::new(letter, self.tokenizer, self.lexicon)
+        EncodedLetter::for_model(
+            letter,
+            self.tokenizer,
+            self.lexicon,
+            self.config.ngram_dim > 0,
+        )
     }
 
-    /// Predicts letters on two cores: two halves split where half of the text is, not half
-    /// of the letters (candle's element-wise kernels are single-threaded, so each half runs its
-    /// own forward passes), so that neither core waits for the other. Output keeps input order;
-    /// a half whose prediction fails gives its error to each of its letters.
+    /// Predicts letters on all the threads of rayon's pool (`imr -j N`): as many parts as
+    /// threads, cut where equal shares of the text are, not of the letters (candle's
+    /// element-wise kernels are single-threaded, so each part runs its own forward passes), so
+    /// that no thread waits for the others. Output keeps input order; a part whose prediction
+    /// fails gives its error to each of its letters. The records do not depend on the number
+    /// of parts: every window and rationale is computed alone (padding is masked).
     pub fn predict_on_cores(
         &self,
         letters: &[&Letter],
     ) -> Vec<std::result::Result<LetterPrediction, std::sync::Arc<crate::Error>>> {
         use rayon::prelude::*;
-        let total: usize = letters.iter().map(|l| l.text.len()).sum();
-        let mut acc = 0;
-        let half = letters
-            .iter()
-            .position(|l| {
-                acc += l.text.len();
-                2 * acc >= total
-            })
-            .map_or(1, |i| i + 1)
-            .clamp(1, letters.len().max(1));
-        let parts: Vec<&[&Letter]> = if half < letters.len() {
-            vec![&letters[..half], &letters[half..]]
-        } else {
-            vec![letters]
-        };
+        let parts = split_by_size(letters, rayon::current_num_threads(), |l| l.text.len());
         let predictions: Vec<Result<Vec<LetterPrediction>>> =
             parts.par_iter().map(|part| self.predict(part)).collect();
         let mut out = Vec::with_capacity(letters.len());
@@ -309,5 +322,42 @@ impl<'a> Inference<'a> {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes<'a>(parts: &[&'a [usize]]) -> Vec<&'a [usize]> {
+        parts.to_vec()
+    }
+
+    #[test]
+    fn parts_share_the_size_not_the_count() {
+        let items = [10, 1, 1, 1, 1, 6];
+        assert_eq!(
+            sizes(&split_by_size(&items, 2, |&x| x)),
+            [&[10][..], &[1, 1, 1, 1, 6]]
+        );
+        assert_eq!(sizes(&split_by_size(&items, 1, |&x| x)), [&items[..]]);
+        let even = [1; 6];
+        assert_eq!(
+            sizes(&split_by_size(&even, 3, |&x| x)),
+            [&[1, 1][..], &[1, 1], &[1, 1]]
+        );
+    }
+
+    #[test]
+    fn every_item_is_in_exactly_one_nonempty_part() {
+        for len in 0..12 {
+            let items: Vec<usize> = (0..len).map(|i| (i * 7) % 5).collect();
+            for n in 0..6 {
+                let parts = split_by_size(&items, n, |&x| x);
+                assert!(parts.len() <= n.max(1));
+                assert!(parts.iter().all(|p| !p.is_empty()) || len == 0);
+                assert_eq!(parts.concat(), items, "len {len} n {n}");
+            }
+        }
     }
 }

@@ -728,6 +728,43 @@ fn predict_reads_letters_as_jsonl_on_stdin_as_a_pipeline_stage() {
     }
 }
 
+#[test]
+fn records_do_not_depend_on_threads_or_on_flushing_each() {
+    let mut letters: Vec<PathBuf> = std::fs::read_dir(root().join("data/dwc-letters"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    letters.sort();
+    letters.truncate(12);
+    let run = |extra: &[&str]| {
+        let out = imr()
+            .arg("predict")
+            .args(extra)
+            .args(&letters)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let plain = run(&[]);
+    assert_eq!(plain.lines().count(), 12);
+    for extra in [
+        &["-j", "1"][..],
+        &["--threads", "2"],
+        &["-j", "3", "--flush-each"],
+    ] {
+        assert!(run(extra) == plain, "{extra:?} changed the records");
+    }
+    let out = imr()
+        .args(["predict", "-j", "0"])
+        .args(&letters)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--threads"), "{}", stderr(&out));
+}
+
 /// A PDF whose text takes the reader seconds: ten million text operators.
 fn slow_pdf() -> Vec<u8> {
     use flate2::{write::ZlibEncoder, Compression};

@@ -362,9 +362,19 @@ fn csv_into_a_closed_pipe_is_not_an_error() {
 
 #[test]
 fn a_jsonl_co_process_answers_each_line_as_it_comes_and_keeps_its_fields() {
+    co_process(&[]);
+}
+
+#[test]
+fn a_co_process_that_flushes_each_record_answers_each_line() {
+    co_process(&["--flush-each"]);
+}
+
+fn co_process(extra: &[&str]) {
     let text = std::fs::read_to_string(sample("CM16-0219557.txt")).unwrap();
     let mut child = imr()
         .args(["predict", "--input-format", "jsonl", "-"])
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

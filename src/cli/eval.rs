@@ -43,6 +43,8 @@ pub struct EvalArgs {
     /// With --cv every decoding is reported.
     #[command(flatten)]
     decoding: DecodeArgs,
+    #[command(flatten)]
+    threads: super::ThreadArgs,
     /// Also write the report as one self-contained HTML page (tables, charts, every error).
     #[arg(long, value_name = "FILE.html")]
     report: Option<PathBuf>,
@@ -78,6 +80,7 @@ pub struct EvalArgs {
 }
 
 pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
+    args.threads.apply();
     if let Some(k) = args.cv {
         return run_cv(&args, k);
     }

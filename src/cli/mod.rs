@@ -135,6 +135,29 @@ impl DecodeArgs {
     }
 }
 
+/// How many threads a command computes on: shared by `predict`, `eval` and `train`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ThreadArgs {
+    /// Threads to compute on (default: $RAYON_NUM_THREADS, else every core). The results do
+    /// not depend on it.
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+}
+
+impl ThreadArgs {
+    /// Sizes rayon's pool and candle's matrix products (which read `RAYON_NUM_THREADS` at
+    /// each product) to `--threads`. Called first, before the command starts any thread.
+    pub(crate) fn apply(&self) {
+        let Some(n) = self.threads else { return };
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+        // Only fails if the pool already exists, which is a bug caught by the tests.
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(usize::from(n))
+            .build_global()
+            .expect("rayon's pool is built once, before any use");
+    }
+}
+
 /// Outcome of a batch command.
 pub(crate) enum Outcome {
     AllGood,

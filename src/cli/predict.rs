@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
-use super::{display_name, emit, load_model, DecodeArgs, InputArgs, Outcome};
+use super::{display_name, emit, load_model, DecodeArgs, InputArgs, Outcome, ThreadArgs};
 use crate::artifacts::Model;
 use crate::letter::input::{self, Input};
 use crate::letter::{self, Letter, ReadOptions};
@@ -52,6 +52,8 @@ pub struct PredictArgs {
     input: InputArgs,
     #[command(flatten)]
     decoding: DecodeArgs,
+    #[command(flatten)]
+    threads: ThreadArgs,
     /// Write the records to FILE instead of stdout; each chunk of letters is on disk before
     /// the next is read.
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -65,6 +67,12 @@ pub struct PredictArgs {
     /// they come: `imr predict --input-format jsonl -` is a filter for a pipeline stage.
     #[arg(long, value_enum, default_value_t = InputFormat::Files)]
     input_format: InputFormat,
+    /// Predict each letter alone as soon as it is read, and write and flush its record before
+    /// reading the next: for a co-process that sends several lines at once and wants each
+    /// answer as it is done (`--input-format jsonl -` otherwise predicts whatever has arrived
+    /// together, up to 32 letters, and answers them together). Slower on many letters.
+    #[arg(long)]
+    flush_each: bool,
     /// With --output: keep the letters already in FILE (matched by their `file` name, so
     /// give the same inputs) and predict only the others.
     #[arg(long, requires = "output")]
@@ -129,6 +137,7 @@ fn predict_chunk(
 }
 
 pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
+    args.threads.apply();
     let started = std::time::Instant::now();
     // The normalisation tables are read while the model loads.
     std::thread::spawn(Normalizer::built_in);
@@ -245,10 +254,11 @@ pub(crate) fn run(args: PredictArgs) -> anyhow::Result<Outcome> {
             chunk.push(input);
         }
     };
+    let chunk_len = if args.flush_each { 1 } else { CHUNK };
     while let Ok(first) = rx.recv() {
-        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut chunk = Vec::with_capacity(chunk_len);
         take(first, &mut chunk);
-        while chunk.len() < CHUNK {
+        while chunk.len() < chunk_len {
             let next = if greedy {
                 rx.try_recv().ok()
             } else {

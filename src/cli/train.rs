@@ -73,6 +73,8 @@ pub struct TrainArgs {
     average_last: usize,
     #[command(flatten)]
     encoder: EncoderArgs,
+    #[command(flatten)]
+    threads: super::ThreadArgs,
 }
 
 /// The encoder's shape beyond the defaults: convolutions, and optional LSTM and local
@@ -191,6 +193,7 @@ pub(crate) fn lexicons(dir: Option<&std::path::Path>) -> anyhow::Result<Lexicon>
 }
 
 pub(crate) fn run(args: TrainArgs) -> anyhow::Result<Outcome> {
+    args.threads.apply();
     let cfg = args.config();
     // Everything that can refuse the run is checked before the training, not after it.
     let protected: Vec<PathBuf> = args.data.iter().chain(&args.dev).cloned().collect();

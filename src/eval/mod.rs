@@ -75,12 +75,15 @@ pub fn evaluate<'a>(
     letters: &'a [LabelledLetter],
 ) -> Result<(EvalReport, Vec<Scored<'a>>)> {
     let mut scored = Vec::with_capacity(letters.len());
-    for chunk in letters.chunks(8) {
+    for chunk in letters.chunks(32) {
         let refs: Vec<&crate::Letter> = chunk.iter().map(|l| &l.letter).collect();
-        for (l, p) in chunk.iter().zip(inference.predict(&refs)?) {
+        for (l, p) in chunk.iter().zip(inference.predict_on_cores(&refs)) {
             scored.push(Scored {
                 letter: l,
-                prediction: p,
+                prediction: p.map_err(|e| crate::Error::Model {
+                    path: l.letter.path.clone(),
+                    message: e.to_string(),
+                })?,
             });
         }
     }
