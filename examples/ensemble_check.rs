@@ -70,8 +70,8 @@ fn main() {
         }
         let mut scored = Vec::new();
         for (((l, enc), p), po) in test.iter().zip(&encoded).zip(&probs).zip(p_over) {
-            let lp: Vec<f32> = p.iter().map(|x| x.max(1e-12).ln()).collect();
-            let mut prediction = first.decode(enc, &lp, vec![0.0; po.len()]);
+            let mut lp: Vec<f32> = p.iter().map(|x| x.max(1e-12).ln()).collect();
+            let mut prediction = first.decode(enc, &mut lp, vec![0.0; po.len()]);
             prediction.p_overturned = po;
             scored.push(Scored {
                 letter: l,

@@ -186,11 +186,11 @@ impl<'a> Inference<'a> {
     }
 
     pub fn predict_encoded(&self, encoded: &[EncodedLetter]) -> Result<Vec<LetterPrediction>> {
-        let log_probs = self.tag_log_probs(encoded)?;
+        let mut log_probs = self.tag_log_probs(encoded)?;
         let logits = self.decision_logits(encoded)?;
         Ok(encoded
             .iter()
-            .zip(&log_probs)
+            .zip(&mut log_probs)
             .zip(logits)
             .map(|((enc, lp), dl)| self.decode(enc, lp, dl))
             .collect())
@@ -198,15 +198,24 @@ impl<'a> Inference<'a> {
 
     /// One letter's prediction from its tag log-probabilities (row-major `(tokens, NUM_TAGS)`)
     /// and its items' raw decision logits: the spans under this inference's decoding, and the
-    /// calibrated probabilities.
-    pub fn decode(&self, enc: &EncodedLetter, lp: &[f32], logits: Vec<f32>) -> LetterPrediction {
+    /// calibrated probabilities. `lp` is changed while the score passes run, and then put
+    /// back exactly (no copy of a long letter's scores).
+    pub fn decode(
+        &self,
+        enc: &EncodedLetter,
+        lp: &mut [f32],
+        logits: Vec<f32>,
+    ) -> LetterPrediction {
         let (mut back, mut tags) = (Vec::new(), Vec::new());
         let rules = self.decoding == Decoding::Rules;
-        let biased = rules
-            .then(|| rules::apply_to_scores(&self.rules_off, lp, &enc.features))
-            .flatten();
-        let scores = biased.as_deref().unwrap_or(lp);
-        viterbi_words(scores, self.decoding.constraints(enc), &mut back, &mut tags);
+        let changed = if rules {
+            rules::apply_to_scores(&self.rules_off, lp, &enc.features)
+        } else {
+            Vec::new()
+        };
+        viterbi_words(lp, self.decoding.constraints(enc), &mut back, &mut tags);
+        rules::undo_scores(lp, changed);
+        let lp: &[f32] = lp;
         let spans = bio_to_spans(&enc.tokens.offsets, &tags);
         // Confidence: mean probability of the chosen tag over the span's tokens.
         let mut entities = Vec::with_capacity(spans.len());

@@ -211,6 +211,9 @@ impl LetterTokenizer {
             chars_before += head.chars().count();
             rest = tail;
         }
+        // Kept as long as the letter is: not with the spare half of the last doubling.
+        out.ids.shrink_to_fit();
+        out.offsets.shrink_to_fit();
         Ok(out)
     }
 }

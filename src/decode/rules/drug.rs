@@ -98,19 +98,25 @@ pub(crate) static PRODUCT_NUMBER: LazyLock<Regex> =
 /// none.
 pub const DRUG_LEXICON_PRIOR: f32 = 2.0;
 
-/// `log_probs` (row-major `(tokens, NUM_TAGS)`) with `DRUG_LEXICON_PRIOR` added where the
-/// token `features` mark a drug-lexicon match.
-pub fn drug_lexicon_prior(log_probs: &[f32], features: &[FeatureBits]) -> Vec<f32> {
+/// Adds `DRUG_LEXICON_PRIOR` to `log_probs` (row-major `(tokens, NUM_TAGS)`) where the token
+/// `features` mark a drug-lexicon match: to B-DRUG on its first token, I-DRUG on the rest.
+pub fn drug_lexicon_prior(log_probs: &mut [f32], features: &[FeatureBits], changed: &mut Changed) {
     use crate::annotation::tags::NUM_TAGS;
     use crate::encode::features::{has, DRUG_LEXICON_B, DRUG_LEXICON_I};
     let b_drug = 1 + 2 * Label::Drug.index();
-    let mut out = log_probs.to_vec();
-    for (row, &f) in out.chunks_exact_mut(NUM_TAGS).zip(features) {
-        if has(f, DRUG_LEXICON_B) {
-            row[b_drug] += DRUG_LEXICON_PRIOR;
+    for (k, (row, &f)) in log_probs
+        .chunks_exact_mut(NUM_TAGS)
+        .zip(features)
+        .enumerate()
+    {
+        let tag = if has(f, DRUG_LEXICON_B) {
+            b_drug
         } else if has(f, DRUG_LEXICON_I) {
-            row[b_drug + 1] += DRUG_LEXICON_PRIOR;
-        }
+            b_drug + 1
+        } else {
+            continue;
+        };
+        changed.push((k * NUM_TAGS + tag, row[tag]));
+        row[tag] += DRUG_LEXICON_PRIOR;
     }
-    out
 }
