@@ -1,6 +1,7 @@
 //! Where `predict` spends its time: each stage of the pipeline timed on its own over the letters
-//! given (default: data/dwc-letters/*.txt) with the shipped model, in words per second. Used by
-//! `scripts/bench.sh`; prints one JSON object.
+//! given (default: data/dwc-letters/*.txt) with the shipped model, in words per second: each on
+//! one thread (rayon and candle's matrix products alike), then the forward passes on two as
+//! `predict` runs them. Used by `scripts/bench.sh`; prints one JSON object.
 //!
 //!   cargo run --release --example bench_stages [DIR]
 
@@ -11,6 +12,8 @@ use imr::artifacts::Model;
 use imr::decode::viterbi::viterbi_words;
 use imr::encode::EncodedLetter;
 use imr::letter::Letter;
+use imr::normalize::Normalizer;
+use imr::output::record::LetterRecord;
 use imr::predict::Inference;
 
 fn main() -> anyhow::Result<()> {
@@ -24,9 +27,18 @@ fn main() -> anyhow::Result<()> {
     paths.retain(|p| p.extension().is_some_and(|e| e == "txt"));
     paths.sort();
 
+    // Every stage on one thread (rayon's pool and candle's matrix products), then the forward
+    // passes on two as `predict` runs them. candle reads RAYON_NUM_THREADS at each product.
+    std::env::set_var("RAYON_NUM_THREADS", "1");
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let two = rayon::ThreadPoolBuilder::new().num_threads(2).build()?;
+
     let t = Instant::now();
     let model = Model::load(&root.join("models/default"))?;
     let load_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let normalizer = Normalizer::built_in();
+    let normalizer_s = t.elapsed().as_secs_f64();
     let inference = Inference::of(&model);
 
     let t = Instant::now();
@@ -40,47 +52,58 @@ fn main() -> anyhow::Result<()> {
         .map(|l| l.text.split_whitespace().count())
         .sum();
 
-    let t = Instant::now();
-    let encoded: Vec<EncodedLetter> = letters
-        .iter()
-        .map(|l| inference.encode(l))
-        .collect::<Result<_, _>>()?;
-    let encode_s = t.elapsed().as_secs_f64();
-    let tokens: usize = encoded.iter().map(|e| e.len()).sum();
+    let (encode_s, tokens, tag_s, decision_s, decode_s, records_s, encoded) =
+        one.install(|| -> anyhow::Result<_> {
+            let t = Instant::now();
+            let encoded: Vec<EncodedLetter> = letters
+                .iter()
+                .map(|l| inference.encode(l))
+                .collect::<Result<_, _>>()?;
+            let encode_s = t.elapsed().as_secs_f64();
+            let tokens: usize = encoded.iter().map(|e| e.len()).sum();
+            let t = Instant::now();
+            let tag_lp = inference.tag_log_probs(&encoded)?;
+            let tag_s = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let logits = inference.decision_logits(&encoded)?;
+            let decision_s = t.elapsed().as_secs_f64();
+            // Viterbi alone, then the whole decoding (rules included) and the records.
+            let t = Instant::now();
+            let (mut back, mut tags) = (Vec::new(), Vec::new());
+            for (enc, lp) in encoded.iter().zip(&tag_lp) {
+                viterbi_words(
+                    lp,
+                    inference.decoding_constraints(enc),
+                    &mut back,
+                    &mut tags,
+                );
+            }
+            let decode_s = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            for (((l, enc), lp), z) in letters.iter().zip(&encoded).zip(&tag_lp).zip(logits) {
+                let p = inference.decode(enc, &mut lp.clone(), z);
+                std::hint::black_box(LetterRecord::predicted("x", l, &p, normalizer));
+            }
+            let records_s = t.elapsed().as_secs_f64();
+            Ok((
+                encode_s, tokens, tag_s, decision_s, decode_s, records_s, encoded,
+            ))
+        })?;
 
-    // The forward passes, one core (one stream of batches), then two halves on two cores as
-    // `predict` runs them.
-    let forward = |inf: &Inference, part: &[EncodedLetter]| -> anyhow::Result<Vec<Vec<f32>>> {
-        inf.decision_logits(part)?;
-        Ok(inf.tag_log_probs(part)?)
-    };
+    std::env::set_var("RAYON_NUM_THREADS", "2");
+    let parts = imr::predict::split_by_size(&encoded, 2, |e| e.chars.len());
     let t = Instant::now();
-    let tag_lp = inference.tag_log_probs(&encoded)?;
-    let tag_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    inference.decision_logits(&encoded)?;
-    let decision_s = t.elapsed().as_secs_f64();
-    let half = encoded.len().div_ceil(2);
-    let t = Instant::now();
-    let (a, b) = rayon::join(
-        || forward(&inference, &encoded[..half]),
-        || forward(&inference, &encoded[half..]),
-    );
-    a?;
-    b?;
-    let forward_2core_s = t.elapsed().as_secs_f64();
-
-    let t = Instant::now();
-    let (mut back, mut tags) = (Vec::new(), Vec::new());
-    for (enc, lp) in encoded.iter().zip(&tag_lp) {
-        viterbi_words(
-            lp,
-            inference.decoding_constraints(enc),
-            &mut back,
-            &mut tags,
-        );
-    }
-    let decode_s = t.elapsed().as_secs_f64();
+    two.install(|| {
+        use rayon::prelude::*;
+        parts
+            .par_iter()
+            .map(|part| {
+                inference.decision_logits(part)?;
+                inference.tag_log_probs(part)
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    let forward_2_s = t.elapsed().as_secs_f64();
 
     let rate = |s: f64| (words as f64 / s).round();
     let report = serde_json::json!({
@@ -88,22 +111,26 @@ fn main() -> anyhow::Result<()> {
         "words": words,
         "tokens": tokens,
         "model_load_s": load_s,
+        "normalizer_build_s": normalizer_s,
         "stages_words_per_s": {
             "read_and_parse": rate(read_s),
-            "encode (tokenize, lexicon, features)": rate(encode_s),
-            "tagger forward, 1 core": rate(tag_s),
-            "decision forward, 1 core": rate(decision_s),
-            "forward (tagger + decision), 1 core": rate(tag_s + decision_s),
-            "forward (tagger + decision), 2 cores": rate(forward_2core_s),
-            "viterbi decode": rate(decode_s),
+            "encode (tokenize, lexicon, features), 1 thread": rate(encode_s),
+            "tagger forward, 1 thread": rate(tag_s),
+            "decision forward, 1 thread": rate(decision_s),
+            "forward (tagger + decision), 1 thread": rate(tag_s + decision_s),
+            "forward (tagger + decision), 2 threads": rate(forward_2_s),
+            "viterbi decode, 1 thread": rate(decode_s),
+            "decode with rules + records, 1 thread": rate(records_s),
         },
-        "stage_seconds_1_core": {
+        "stage_seconds_1_thread": {
             "read_and_parse": read_s,
             "encode": encode_s,
             "tagger_forward": tag_s,
             "decision_forward": decision_s,
             "decode": decode_s,
+            "decode_rules_records": records_s,
         },
+        "forward_seconds_2_threads": forward_2_s,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

@@ -43,7 +43,7 @@ pub struct DrugName {
 #[derive(Debug, Default)]
 pub struct DrugNames {
     /// Each name (folded) -> its generic name's number in `generics`.
-    generic: HashMap<String, u32>,
+    generic: ahash::AHashMap<String, u32>,
     generics: Vec<String>,
     /// The names, sorted, for the fuzzy search.
     names: Vec<String>,
@@ -187,11 +187,11 @@ impl DrugNames {
 
     /// The names from a map of folded name -> generic name.
     pub fn from_map(map: HashMap<String, String>) -> DrugNames {
-        let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut ids: ahash::AHashMap<String, u32> = ahash::AHashMap::new();
         let mut generics: Vec<String> = Vec::new();
         let mut names: Vec<(String, String)> = map.into_iter().collect();
         names.sort(); // the same order on every run, whatever the map's
-        let mut generic: HashMap<String, u32> = HashMap::with_capacity(names.len());
+        let mut generic: ahash::AHashMap<String, u32> = ahash::AHashMap::with_capacity(names.len());
         let mut popularity: Vec<u32> = Vec::new();
         for (name, g) in &names {
             let id = *ids.entry(g.clone()).or_insert_with(|| {

@@ -81,10 +81,16 @@ impl Normalizer {
         &BUILT_IN
     }
 
+    /// The two tables are built at once, each on a thread: a short run waits for them.
     fn read(variants: &[u8], brands: &[u8], codes: &[u8], terms: &[u8]) -> Result<Normalizer> {
+        let (drugs, codes) = std::thread::scope(|s| {
+            let drugs = s.spawn(|| DrugNames::read(variants, brands));
+            let codes = Icd10::read(codes, terms);
+            (drugs.join().expect("the drug table's thread"), codes)
+        });
         Ok(Normalizer {
-            drugs: DrugNames::read(variants, brands)?,
-            codes: Icd10::read(codes, terms)?,
+            drugs: drugs?,
+            codes: codes?,
             threshold: diagnosis::DEFAULT_THRESHOLD,
             ..Normalizer::default()
         })
