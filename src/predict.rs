@@ -70,6 +70,29 @@ pub struct Inference<'a> {
     pub rules_off: RulesOff,
 }
 
+/// The main encoder's output at some positions of one letter.
+pub struct States {
+    /// Sorted token positions.
+    positions: Vec<usize>,
+    /// Row-major `(positions, hidden)`.
+    rows: Vec<f32>,
+    hidden: usize,
+}
+
+impl States {
+    fn row(&self, pos: usize) -> Option<&[f32]> {
+        let k = self.positions.binary_search(&pos).ok()?;
+        Some(&self.rows[k * self.hidden..(k + 1) * self.hidden])
+    }
+}
+
+/// Whether index `j` of a sequence of letter positions `pos` sees, within radius `r`, a
+/// run of consecutive letter tokens, none cut off by the sequence's ends: then the encoder's
+/// output there is the same in the sequence as in the whole letter.
+fn interior(pos: &[usize], j: usize, r: usize) -> bool {
+    j >= r && j + r < pos.len() && pos[j + r] - pos[j - r] == 2 * r
+}
+
 /// `items` cut into at most `n` consecutive non-empty parts of about equal `size`: a part ends
 /// at the first item that takes the size so far to the part's share of the whole.
 pub fn split_by_size<T>(items: &[T], n: usize, size: impl Fn(&T) -> usize) -> Vec<&[T]> {
@@ -186,8 +209,9 @@ impl<'a> Inference<'a> {
     }
 
     pub fn predict_encoded(&self, encoded: &[EncodedLetter]) -> Result<Vec<LetterPrediction>> {
-        let mut log_probs = self.tag_log_probs(encoded)?;
-        let logits = self.decision_logits(encoded)?;
+        let wanted: Vec<Vec<usize>> = encoded.iter().map(|e| self.reusable_states(e)).collect();
+        let (mut log_probs, states) = self.tag_pass(encoded, &wanted)?;
+        let logits = self.decision_pass(encoded, Some(&states))?;
         Ok(encoded
             .iter()
             .zip(&mut log_probs)
@@ -246,6 +270,40 @@ impl<'a> Inference<'a> {
 
     /// Per letter, row-major `(tokens, NUM_TAGS)` tag log-probabilities.
     pub fn tag_log_probs(&self, encoded: &[EncodedLetter]) -> Result<Vec<Vec<f32>>> {
+        let none = vec![Vec::new(); encoded.len()];
+        Ok(self.tag_pass(encoded, &none)?.0)
+    }
+
+    /// The main encoder's output at the tokens of `enc`'s rationales that the decision head
+    /// can take from the tagging pass instead of encoding them again: those whose
+    /// neighbourhood within the main encoder's radius is the same run of tokens in the
+    /// rationale's sequence as in the letter. Sorted; empty if the encoder's reach is
+    /// unbounded (an LSTM or attention layer in it).
+    pub fn reusable_states(&self, enc: &EncodedLetter) -> Vec<usize> {
+        let Some(r) = self.config.main_encoder_radius() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for i in 0..enc.rationales.len() {
+            let pos = enc.rationale_tokens(i, self.config.rationale_tokens);
+            out.extend(
+                (0..pos.len())
+                    .filter(|&j| interior(&pos, j, r))
+                    .map(|j| pos[j]),
+            );
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Tag log-probabilities per letter, and the main encoder's output at the `wanted`
+    /// positions of each letter (sorted).
+    fn tag_pass(
+        &self,
+        encoded: &[EncodedLetter],
+        wanted: &[Vec<usize>],
+    ) -> Result<(Vec<Vec<f32>>, Vec<States>)> {
         let w = self.config.window;
         let margin = self
             .config
@@ -275,6 +333,15 @@ impl<'a> Inference<'a> {
             .iter()
             .map(|e| vec![0f32; e.len() * NUM_TAGS])
             .collect();
+        let hidden = self.config.hidden;
+        let mut states: Vec<States> = wanted
+            .iter()
+            .map(|w| States {
+                positions: w.clone(),
+                rows: vec![0f32; w.len() * hidden],
+                hidden,
+            })
+            .collect();
         let per_batch = (self.batch_size * BATCH_WINDOW / w).max(1);
         for chunk in windows.chunks(per_batch) {
             let pieces: Vec<Piece> = chunk
@@ -288,22 +355,52 @@ impl<'a> Inference<'a> {
                 })
                 .collect();
             let batch = make_batch(&pieces, self.tokenizer.pad_id(), self.device)?;
-            let lp = self.model.tag_log_probs(&batch)?;
+            let (lp, h) = self.model.tag_log_probs_and_states(&batch)?;
             // (batch, seq, tags) flattened
             let flat: Vec<f32> = lp.flatten_all()?.to_vec1()?;
-            for (bi, &(li, start, core, keep_end)) in chunk.iter().enumerate() {
+            let kept = |&(li, _, core, keep_end): &(usize, usize, usize, usize)| {
+                let w = &wanted[li];
+                w.partition_point(|&p| p < core)..w.partition_point(|&p| p < keep_end)
+            };
+            let h: Option<Vec<f32>> = if chunk.iter().any(|c| !kept(c).is_empty()) {
+                Some(h.flatten_all()?.to_vec1()?)
+            } else {
+                None
+            };
+            for (bi, c) in chunk.iter().enumerate() {
+                let &(li, start, core, keep_end) = c;
                 for pos in core..keep_end {
                     let src = (bi * batch.seq + (pos - start)) * NUM_TAGS;
                     out[li][pos * NUM_TAGS..(pos + 1) * NUM_TAGS]
                         .copy_from_slice(&flat[src..src + NUM_TAGS]);
                 }
+                if let Some(h) = &h {
+                    for k in kept(c) {
+                        let pos = wanted[li][k];
+                        let src = (bi * batch.seq + (pos - start)) * hidden;
+                        states[li].rows[k * hidden..(k + 1) * hidden]
+                            .copy_from_slice(&h[src..src + hidden]);
+                    }
+                }
             }
         }
-        Ok(out)
+        Ok((out, states))
     }
 
     /// Per letter, the raw decision logit of each item.
     pub fn decision_logits(&self, encoded: &[EncodedLetter]) -> Result<Vec<Vec<f32>>> {
+        self.decision_pass(encoded, None)
+    }
+
+    /// `decision_logits`, taking the main encoder's output from `states` (the tagging pass)
+    /// where `reusable_states` allows and encoding only the rest: runs of a rationale's tokens
+    /// near its ends or its cut, each with the radius around it, so that every row is what
+    /// encoding the rationale alone gives.
+    fn decision_pass(
+        &self,
+        encoded: &[EncodedLetter],
+        states: Option<&[States]>,
+    ) -> Result<Vec<Vec<f32>>> {
         let mut jobs = Vec::new();
         for (li, enc) in encoded.iter().enumerate() {
             for i in 0..enc.rationales.len() {
@@ -316,21 +413,87 @@ impl<'a> Inference<'a> {
             .iter()
             .map(|e| vec![0f32; e.rationales.len()])
             .collect();
+        let reuse = states.zip(self.config.main_encoder_radius());
         for chunk in jobs.chunks(self.batch_size.max(1)) {
-            let pieces: Vec<Piece> = chunk
-                .iter()
-                .map(|(li, _, pos)| Piece {
-                    letter: &encoded[*li],
-                    positions: pos.clone(),
-                })
-                .collect();
-            let batch = make_batch(&pieces, self.tokenizer.pad_id(), self.device)?;
-            let z: Vec<f32> = self.model.decision_logits(&batch, None)?.to_vec1()?;
+            let z: Vec<f32> = match reuse {
+                Some((states, r)) => self.decide_reusing(encoded, chunk, states, r)?,
+                None => {
+                    let pieces: Vec<Piece> = chunk
+                        .iter()
+                        .map(|(li, _, pos)| Piece {
+                            letter: &encoded[*li],
+                            positions: pos.clone(),
+                        })
+                        .collect();
+                    let batch = make_batch(&pieces, self.tokenizer.pad_id(), self.device)?;
+                    self.model.decision_logits(&batch, None)?.to_vec1()?
+                }
+            };
             for ((li, i, _), z) in chunk.iter().zip(z) {
                 out[*li][*i] = z;
             }
         }
         Ok(out)
+    }
+
+    /// One batch of rationales' decision logits, their encoder rows from `states` where they
+    /// are interior (`reusable_states`), the rest encoded in pieces with radius `r` around.
+    fn decide_reusing(
+        &self,
+        encoded: &[EncodedLetter],
+        chunk: &[(usize, usize, Vec<usize>)],
+        states: &[States],
+        r: usize,
+    ) -> Result<Vec<f32>> {
+        let hidden = self.config.hidden;
+        let seq = chunk.iter().map(|j| j.2.len()).max().unwrap_or(0).max(1);
+        let mut h = vec![0f32; chunk.len() * seq * hidden];
+        let mut mask = vec![0f32; chunk.len() * seq];
+        let mut pieces = Vec::new();
+        // (row of the batch, first and end index of the run, where the run starts in its piece)
+        let mut runs = Vec::new();
+        for (bi, (li, _, pos)) in chunk.iter().enumerate() {
+            mask[bi * seq..bi * seq + pos.len()].fill(1.0);
+            let kept = |j: usize| {
+                interior(pos, j, r)
+                    .then(|| states[*li].row(pos[j]))
+                    .flatten()
+            };
+            let mut j = 0;
+            while j < pos.len() {
+                if let Some(row) = kept(j) {
+                    h[(bi * seq + j) * hidden..][..hidden].copy_from_slice(row);
+                    j += 1;
+                    continue;
+                }
+                let a = j;
+                while j < pos.len() && kept(j).is_none() {
+                    j += 1;
+                }
+                let (lo, hi) = (a.saturating_sub(r), (j + r).min(pos.len()));
+                pieces.push(Piece {
+                    letter: &encoded[*li],
+                    positions: pos[lo..hi].to_vec(),
+                });
+                runs.push((bi, a, j, a - lo));
+            }
+        }
+        if !pieces.is_empty() {
+            let batch = make_batch(&pieces, self.tokenizer.pad_id(), self.device)?;
+            let rows: Vec<f32> = self
+                .model
+                .encoder_states(&batch)?
+                .flatten_all()?
+                .to_vec1()?;
+            for (k, &(bi, a, b, at)) in runs.iter().enumerate() {
+                let src = (k * batch.seq + at) * hidden;
+                h[(bi * seq + a) * hidden..(bi * seq + b) * hidden]
+                    .copy_from_slice(&rows[src..src + (b - a) * hidden]);
+            }
+        }
+        let h = candle_core::Tensor::from_vec(h, (chunk.len(), seq, hidden), self.device)?;
+        let mask = candle_core::Tensor::from_vec(mask, (chunk.len(), seq), self.device)?;
+        Ok(self.model.decide(&h, &mask)?.to_vec1()?)
     }
 }
 

@@ -1303,3 +1303,36 @@ fn predict_html_shows_the_letter_with_its_entities() {
         .replace("&amp;", "&");
     assert_eq!(plain, std::fs::read_to_string(&sample).unwrap());
 }
+
+/// The decision head reads the tagging pass's encoder rows inside rationales and encodes only
+/// their ends: the logits are those of encoding every rationale alone.
+#[test]
+fn decisions_reusing_the_tagging_pass_are_those_of_rationales_encoded_alone() {
+    let model = Model::load(&root().join("models/default")).unwrap();
+    let inference = Inference::of(&model);
+    let letters: Vec<&imr::Letter> = all_letters().iter().take(24).map(|l| &l.letter).collect();
+    let encoded: Vec<_> = letters
+        .iter()
+        .map(|l| inference.encode(l).unwrap())
+        .collect();
+    let reused: usize = encoded
+        .iter()
+        .map(|e| inference.reusable_states(e).len())
+        .sum();
+    let rationale_tokens: usize = encoded
+        .iter()
+        .flat_map(|e| e.rationales.iter().map(|r| r.len().min(384)))
+        .sum();
+    assert!(
+        reused * 2 > rationale_tokens,
+        "{reused} of {rationale_tokens}"
+    );
+    let alone = inference.decision_logits(&encoded).unwrap();
+    let predicted = inference.predict_encoded(&encoded).unwrap();
+    for (p, want) in predicted.iter().zip(&alone) {
+        assert_eq!(p.decision_logits.len(), want.len());
+        for (got, want) in p.decision_logits.iter().zip(want) {
+            assert!((got - want).abs() <= 1e-5, "{got} vs {want}");
+        }
+    }
+}

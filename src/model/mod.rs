@@ -212,6 +212,13 @@ impl ModelConfig {
         }
     }
 
+    /// Tokens on each side that influence the main encoder's output at a position, if that is
+    /// bounded: convolutions only, no LSTM or attention layer in it.
+    pub fn main_encoder_radius(&self) -> Option<usize> {
+        (self.lstm_units == 0 && self.attention_layers == 0)
+            .then(|| self.dilations.iter().map(|d| d * (self.kernel / 2)).sum())
+    }
+
     /// The second tagger's own configuration: this one's sizes, with the LSTM alone as encoder.
     pub fn lstm_tagger(&self) -> Option<ModelConfig> {
         (self.lstm_tagger_units > 0).then(|| ModelConfig {
@@ -259,14 +266,36 @@ impl ImrModel {
     /// Tag log-probabilities `(batch, seq, num_tags)` of a batch at inference: the main
     /// tagger's, or with a second tagger the log of the two taggers' mean probabilities.
     pub fn tag_log_probs(&self, batch: &Batch) -> Result<Tensor> {
-        let main = candle_nn::ops::log_softmax(&self.tag_logits(batch, None)?, D::Minus1)?;
-        match self.lstm_tag_logits(batch, None)? {
+        Ok(self.tag_log_probs_and_states(batch)?.0)
+    }
+
+    /// `tag_log_probs`, and the main encoder's output `(batch, seq, hidden)` that the
+    /// decision head also reads (`Inference` keeps it for the tokens of rationales).
+    pub fn tag_log_probs_and_states(&self, batch: &Batch) -> Result<(Tensor, Tensor)> {
+        // The second tagger first: its activations are gone before the main encoder's.
+        let second = self.lstm_tag_logits(batch, None)?;
+        let h = self.encoder.infer(batch)?;
+        let logits = self.tagger.infer(&h, &batch.mask)?;
+        let main = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+        let lp = match second {
             Some(second) => {
                 let second = candle_nn::ops::log_softmax(&second, D::Minus1)?;
-                ((main.exp()? + second.exp()?)? * 0.5)?.log()
+                ((main.exp()? + second.exp()?)? * 0.5)?.log()?
             }
-            None => Ok(main),
-        }
+            None => main,
+        };
+        Ok((lp, h))
+    }
+
+    /// The main encoder's output at inference, `(batch, seq, hidden)`.
+    pub fn encoder_states(&self, batch: &Batch) -> Result<Tensor> {
+        self.encoder.infer(batch)
+    }
+
+    /// Decision logits `(batch,)` at inference from the main encoder's output over rationales
+    /// and their mask `(batch, seq)` f32.
+    pub fn decide(&self, states: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        self.decision.forward(states, mask, None)
     }
 
     /// The second tagger's logits, as `tag_logits` (None without one).
