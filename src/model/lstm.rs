@@ -174,6 +174,20 @@ fn recur(
     recurrent: &[f32],
     keep: bool,
 ) -> Result<(Vec<f32>, Option<Trace>)> {
+    super::fused::wide(
+        #[inline(always)]
+        || recur_steps(rows, gates, bias, recurrent, keep),
+    )
+}
+
+#[inline(always)]
+fn recur_steps(
+    rows: &Rows,
+    gates: &[f32],
+    bias: Option<&[f32]>,
+    recurrent: &[f32],
+    keep: bool,
+) -> Result<(Vec<f32>, Option<Trace>)> {
     let Rows {
         batch,
         seq,
