@@ -1336,3 +1336,37 @@ fn decisions_reusing_the_tagging_pass_are_those_of_rationales_encoded_alone() {
         }
     }
 }
+
+/// `-j` changes how the work is spread, never the result: the same weights from training on one
+/// thread and on two, and the same evaluation.
+#[test]
+fn training_and_evaluation_do_not_depend_on_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = |j: &str| {
+        let out = dir.path().join(format!("model-j{j}"));
+        run_ok(
+            imr_bin()
+                .args(["train", "-j", j, "--data"])
+                .arg(root().join("data/seeds"))
+                .arg("--out")
+                .arg(&out)
+                .args(["--epochs", "2", "--hidden", "16", "--embed-dim", "8"])
+                .args(["--vocab-size", "300", "--dev-fraction", "0.4"]),
+        );
+        out
+    };
+    let (one, two) = (train("1"), train("2"));
+    let weights = |m: &Path| std::fs::read(m.join("model.safetensors")).unwrap();
+    assert!(weights(&one) == weights(&two), "the weights differ");
+    let eval = |j: &str| {
+        run_ok(
+            imr_bin()
+                .args(["eval", "--format", "json", "-j", j, "--model"])
+                .arg(&one)
+                .arg("--data")
+                .arg(root().join("data/seeds")),
+        )
+        .stdout
+    };
+    assert!(eval("1") == eval("2"), "the evaluations differ");
+}
