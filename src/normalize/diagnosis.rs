@@ -61,9 +61,12 @@ pub struct Icd10 {
     entries: Vec<u32>,
     /// Folded words (sorted) -> the entries that fold to them.
     exact: HashMap<String, Vec<u32>>,
-    /// 3-gram -> its inverse document frequency and the entries with their weights (the
-    /// entries' vectors are unit length).
-    grams: HashMap<Gram, (f32, Vec<(u32, f32)>)>,
+    /// 3-gram -> its inverse document frequency and the range of `postings` holding the
+    /// entries with their weights (the entries' vectors are unit length).
+    grams: HashMap<Gram, (f32, u32, u32)>,
+    /// Every 3-gram's entries, one after another: one array, not a list per 3-gram (which
+    /// took twice the memory).
+    postings: Vec<(u32, f32)>,
     /// Each code's children (one character longer), in the table's order.
     children: Vec<Vec<u32>>,
 }
@@ -204,21 +207,23 @@ impl Icd10 {
         }
         let n = texts.len() as f32;
         let idf = |d: u32| (1.0 + n) / (1.0 + d as f32);
-        let mut index: HashMap<Gram, (f32, Vec<(u32, f32)>)> = df
-            .iter()
-            .map(|(&g, &d)| (g, (idf(d).ln() + 1.0, Vec::with_capacity(d as usize))))
-            .collect();
+        let mut index: HashMap<Gram, (f32, u32, u32)> = HashMap::with_capacity(df.len());
+        let mut total = 0u32;
+        for (&g, &d) in &df {
+            // The range starts empty and fills up to its document frequency.
+            index.insert(g, (idf(d).ln() + 1.0, total, total));
+            total += d;
+        }
+        let mut postings = vec![(0u32, 0f32); total as usize];
         for (e, (text, _)) in texts.iter().enumerate() {
             let g = grams(text);
             let weights: Vec<(&Gram, f32)> =
                 g.iter().map(|(k, c)| (k, *c as f32 * index[k].0)).collect();
             let norm = weights.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
             for (k, w) in weights {
-                index
-                    .get_mut(k)
-                    .expect("every gram was counted")
-                    .1
-                    .push((e as u32, w / norm));
+                let (_, _, end) = index.get_mut(k).expect("every gram was counted");
+                postings[*end as usize] = (e as u32, w / norm);
+                *end += 1;
             }
         }
         let mut children: Vec<Vec<u32>> = vec![Vec::new(); codes.len()];
@@ -239,6 +244,7 @@ impl Icd10 {
             entries,
             exact,
             grams: index,
+            postings,
             children,
         }
     }
@@ -334,12 +340,15 @@ impl Icd10 {
     /// first), with the similarity.
     pub fn nearest(&self, mention: &str) -> Option<(u32, f32)> {
         let q = grams(mention);
-        let mut weights: Vec<(&Vec<(u32, f32)>, f32)> = Vec::new();
+        let mut weights: Vec<(&[(u32, f32)], f32)> = Vec::new();
         for (k, c) in &q {
             // A 3-gram no title has adds to the query's length but to no entry's score.
             match self.grams.get(k) {
-                Some((idf, postings)) => weights.push((postings, *c as f32 * idf)),
-                None => weights.push((&EMPTY, *c as f32 * self.unseen_idf())),
+                Some(&(idf, start, end)) => weights.push((
+                    &self.postings[start as usize..end as usize],
+                    *c as f32 * idf,
+                )),
+                None => weights.push((&[], *c as f32 * self.unseen_idf())),
             }
         }
         let norm = weights.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
@@ -378,8 +387,6 @@ impl Icd10 {
         (1.0 + self.entries.len() as f32).ln() + 1.0
     }
 }
-
-static EMPTY: Vec<(u32, f32)> = Vec::new();
 
 #[cfg(test)]
 mod tests {
