@@ -28,7 +28,8 @@ fn main() -> anyhow::Result<()> {
     paths.sort();
 
     // Every stage on one thread (rayon's pool and candle's matrix products), then the forward
-    // passes on two as `predict` runs them. candle reads RAYON_NUM_THREADS at each product.
+    // passes on two as `predict` runs them (batches on both
+    // threads at once). candle reads RAYON_NUM_THREADS at each product.
     std::env::set_var("RAYON_NUM_THREADS", "1");
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let two = rayon::ThreadPoolBuilder::new().num_threads(2).build()?;
@@ -91,17 +92,11 @@ fn main() -> anyhow::Result<()> {
         })?;
 
     std::env::set_var("RAYON_NUM_THREADS", "2");
-    let parts = imr::predict::split_by_size(&encoded, 2, |e| e.chars.len());
     let t = Instant::now();
-    two.install(|| {
-        use rayon::prelude::*;
-        parts
-            .par_iter()
-            .map(|part| {
-                inference.decision_logits(part)?;
-                inference.tag_log_probs(part)
-            })
-            .collect::<Result<Vec<_>, _>>()
+    two.install(|| -> anyhow::Result<()> {
+        inference.decision_logits(&encoded)?;
+        inference.tag_log_probs(&encoded)?;
+        Ok(())
     })?;
     let forward_2_s = t.elapsed().as_secs_f64();
 

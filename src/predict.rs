@@ -70,6 +70,24 @@ pub struct Inference<'a> {
     pub rules_off: RulesOff,
 }
 
+/// One tagging batch's output, flattened: `(batch, seq, NUM_TAGS)` log-probabilities and, if
+/// asked for, the main encoder's `(batch, seq, hidden)` rows.
+struct BatchOut {
+    seq: usize,
+    values: Vec<f32>,
+    states: Option<Vec<f32>>,
+}
+
+/// `f` of each item, on rayon's threads (a group as large as the pool: as many batches'
+/// activations in memory as there are threads), in order; the first error if any.
+fn on_threads<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R> + Sync + Send,
+) -> Result<Vec<R>> {
+    use rayon::prelude::*;
+    items.par_iter().map(f).collect()
+}
+
 /// The main encoder's output at some positions of one letter.
 pub struct States {
     /// Sorted token positions.
@@ -93,30 +111,12 @@ fn interior(pos: &[usize], j: usize, r: usize) -> bool {
     j >= r && j + r < pos.len() && pos[j + r] - pos[j - r] == 2 * r
 }
 
-/// `items` cut into at most `n` consecutive non-empty parts of about equal `size`: a part ends
-/// at the first item that takes the size so far to the part's share of the whole.
-pub fn split_by_size<T>(items: &[T], n: usize, size: impl Fn(&T) -> usize) -> Vec<&[T]> {
-    let total: usize = items.iter().map(&size).sum();
-    let n = n.clamp(1, items.len().max(1));
-    let mut parts = Vec::with_capacity(n);
-    let (mut start, mut acc) = (0, 0);
-    for (i, item) in items.iter().enumerate() {
-        acc += size(item);
-        if parts.len() + 1 < n && acc * n >= total * (parts.len() + 1) {
-            parts.push(&items[start..=i]);
-            start = i + 1;
-        }
-    }
-    if start < items.len() || parts.is_empty() {
-        parts.push(&items[start..]);
-    }
-    parts
-}
-
 /// Sequences per forward pass at inference: rationales, or tagging windows of `BATCH_WINDOW`
 /// tokens. Longer windows go fewer to a batch, so that a batch holds as many tokens whatever
-/// the window (memory grows with it: 16 windows of 1,024 took `predict` from 146 to 281 MB).
-pub const INFERENCE_BATCH: usize = 8;
+/// the window. Memory grows with it, times the threads (each runs a batch): with two threads
+/// and the 2.2 MB letter, 4 (two windows of 1,024 tokens) peaks at 200 MB, 8 at 220 MB, and
+/// 130 letters at 160 and 195 MB (2026-12-03).
+pub const INFERENCE_BATCH: usize = 4;
 
 /// The window length `Inference::batch_size` counts tagging windows in.
 const BATCH_WINDOW: usize = 512;
@@ -172,39 +172,34 @@ impl<'a> Inference<'a> {
         )
     }
 
-    /// Predicts letters on all the threads of rayon's pool (`imr -j N`): as many parts as
-    /// threads, cut where equal shares of the text are, not of the letters (candle's
-    /// element-wise kernels are single-threaded, so each part runs its own forward passes), so
-    /// that no thread waits for the others. Output keeps input order; a part whose prediction
-    /// fails gives its error to each of its letters. The records do not depend on the number
-    /// of parts: every window and rationale is computed alone (padding is masked).
+    /// Predicts letters on all the threads of rayon's pool (`imr -j N`): letters are encoded
+    /// and decoded each on a thread, and the network's batches (of windows or rationales,
+    /// whatever their letters) run as many at once as there are threads, so that one long
+    /// letter uses every thread too. Output keeps input order. If the batch fails, each
+    /// letter is predicted alone, so that one letter's error is its own. The records do not
+    /// depend on the number of threads: every window and rationale is computed alone
+    /// (padding is masked).
     pub fn predict_on_cores(
         &self,
         letters: &[&Letter],
     ) -> Vec<std::result::Result<LetterPrediction, std::sync::Arc<crate::Error>>> {
-        use rayon::prelude::*;
-        let parts = split_by_size(letters, rayon::current_num_threads(), |l| l.text.len());
-        let predictions: Vec<Result<Vec<LetterPrediction>>> =
-            parts.par_iter().map(|part| self.predict(part)).collect();
-        let mut out = Vec::with_capacity(letters.len());
-        for (part, result) in parts.iter().zip(predictions) {
-            match result {
-                Ok(ps) => out.extend(ps.into_iter().map(Ok)),
-                Err(e) => {
-                    let e = std::sync::Arc::new(e);
-                    out.extend(part.iter().map(|_| Err(e.clone())));
-                }
-            }
+        match self.predict(letters) {
+            Ok(ps) => ps.into_iter().map(Ok).collect(),
+            Err(_) if letters.len() > 1 => letters
+                .iter()
+                .map(|l| {
+                    self.predict(std::slice::from_ref(l))
+                        .map(|mut p| p.remove(0))
+                        .map_err(std::sync::Arc::new)
+                })
+                .collect(),
+            Err(e) => vec![Err(std::sync::Arc::new(e))],
         }
-        out
     }
 
     /// Predicts a batch of letters.
     pub fn predict(&self, letters: &[&Letter]) -> Result<Vec<LetterPrediction>> {
-        let encoded = letters
-            .iter()
-            .map(|l| self.encode(l))
-            .collect::<Result<Vec<_>>>()?;
+        let encoded = on_threads(letters, |l| self.encode(l))?;
         self.predict_encoded(&encoded)
     }
 
@@ -212,8 +207,9 @@ impl<'a> Inference<'a> {
         let wanted: Vec<Vec<usize>> = encoded.iter().map(|e| self.reusable_states(e)).collect();
         let (mut log_probs, states) = self.tag_pass(encoded, &wanted)?;
         let logits = self.decision_pass(encoded, Some(&states))?;
+        use rayon::prelude::*;
         Ok(encoded
-            .iter()
+            .par_iter()
             .zip(&mut log_probs)
             .zip(logits)
             .map(|((enc, lp), dl)| self.decode(enc, lp, dl))
@@ -257,9 +253,10 @@ impl<'a> Inference<'a> {
             entities.push((s, if n > 0 { sum / n as f32 } else { 0.0 }));
         }
         if rules {
-            let recalled = self.memory.find(&enc.chars);
+            let chars = enc.chars();
+            let recalled = self.memory.find(&chars);
             let inputs = RuleInputs::of(enc);
-            entities = rules::apply(&enc.chars, &inputs, &recalled, entities, &self.rules_off);
+            entities = rules::apply(&chars, &inputs, &recalled, entities, &self.rules_off);
         }
         let p_overturned: Vec<f32> = logits
             .iter()
@@ -343,7 +340,13 @@ impl<'a> Inference<'a> {
             })
             .collect();
         let per_batch = (self.batch_size * BATCH_WINDOW / w).max(1);
-        for chunk in windows.chunks(per_batch) {
+        let kept = |&(li, _, core, keep_end): &(usize, usize, usize, usize)| {
+            let w = &wanted[li];
+            w.partition_point(|&p| p < core)..w.partition_point(|&p| p < keep_end)
+        };
+        // One batch: its tag log-probabilities `(batch, seq, tags)` and, if any of its kept
+        // tokens is wanted, the main encoder's rows, both flattened.
+        let run = |chunk: &[(usize, usize, usize, usize)]| -> Result<BatchOut> {
             let pieces: Vec<Piece> = chunk
                 .iter()
                 .map(|&(li, start, _, keep_end)| {
@@ -356,30 +359,35 @@ impl<'a> Inference<'a> {
                 .collect();
             let batch = make_batch(&pieces, self.tokenizer.pad_id(), self.device)?;
             let (lp, h) = self.model.tag_log_probs_and_states(&batch)?;
-            // (batch, seq, tags) flattened
-            let flat: Vec<f32> = lp.flatten_all()?.to_vec1()?;
-            let kept = |&(li, _, core, keep_end): &(usize, usize, usize, usize)| {
-                let w = &wanted[li];
-                w.partition_point(|&p| p < core)..w.partition_point(|&p| p < keep_end)
-            };
-            let h: Option<Vec<f32>> = if chunk.iter().any(|c| !kept(c).is_empty()) {
+            let h = if chunk.iter().any(|c| !kept(c).is_empty()) {
                 Some(h.flatten_all()?.to_vec1()?)
             } else {
                 None
             };
-            for (bi, c) in chunk.iter().enumerate() {
-                let &(li, start, core, keep_end) = c;
-                for pos in core..keep_end {
-                    let src = (bi * batch.seq + (pos - start)) * NUM_TAGS;
-                    out[li][pos * NUM_TAGS..(pos + 1) * NUM_TAGS]
-                        .copy_from_slice(&flat[src..src + NUM_TAGS]);
-                }
-                if let Some(h) = &h {
-                    for k in kept(c) {
-                        let pos = wanted[li][k];
-                        let src = (bi * batch.seq + (pos - start)) * hidden;
-                        states[li].rows[k * hidden..(k + 1) * hidden]
-                            .copy_from_slice(&h[src..src + hidden]);
+            Ok(BatchOut {
+                seq: batch.seq,
+                values: lp.flatten_all()?.to_vec1()?,
+                states: h,
+            })
+        };
+        let batches: Vec<&[(usize, usize, usize, usize)]> = windows.chunks(per_batch).collect();
+        for group in batches.chunks(rayon::current_num_threads()) {
+            let done = on_threads(group, |c| run(c))?;
+            for (chunk, b) in group.iter().zip(done) {
+                for (bi, c) in chunk.iter().enumerate() {
+                    let &(li, start, core, keep_end) = c;
+                    for pos in core..keep_end {
+                        let src = (bi * b.seq + (pos - start)) * NUM_TAGS;
+                        out[li][pos * NUM_TAGS..(pos + 1) * NUM_TAGS]
+                            .copy_from_slice(&b.values[src..src + NUM_TAGS]);
+                    }
+                    if let Some(h) = &b.states {
+                        for k in kept(c) {
+                            let pos = wanted[li][k];
+                            let src = (bi * b.seq + (pos - start)) * hidden;
+                            states[li].rows[k * hidden..(k + 1) * hidden]
+                                .copy_from_slice(&h[src..src + hidden]);
+                        }
                     }
                 }
             }
@@ -414,9 +422,9 @@ impl<'a> Inference<'a> {
             .map(|e| vec![0f32; e.rationales.len()])
             .collect();
         let reuse = states.zip(self.config.main_encoder_radius());
-        for chunk in jobs.chunks(self.batch_size.max(1)) {
-            let z: Vec<f32> = match reuse {
-                Some((states, r)) => self.decide_reusing(encoded, chunk, states, r)?,
+        let run = |chunk: &[(usize, usize, Vec<usize>)]| -> Result<Vec<f32>> {
+            match reuse {
+                Some((states, r)) => self.decide_reusing(encoded, chunk, states, r),
                 None => {
                     let pieces: Vec<Piece> = chunk
                         .iter()
@@ -426,11 +434,17 @@ impl<'a> Inference<'a> {
                         })
                         .collect();
                     let batch = make_batch(&pieces, self.tokenizer.pad_id(), self.device)?;
-                    self.model.decision_logits(&batch, None)?.to_vec1()?
+                    Ok(self.model.decision_logits(&batch, None)?.to_vec1()?)
                 }
-            };
-            for ((li, i, _), z) in chunk.iter().zip(z) {
-                out[*li][*i] = z;
+            }
+        };
+        let batches: Vec<&[(usize, usize, Vec<usize>)]> =
+            jobs.chunks(self.batch_size.max(1)).collect();
+        for group in batches.chunks(rayon::current_num_threads()) {
+            for (chunk, z) in group.iter().zip(on_threads(group, |c| run(c))?) {
+                for ((li, i, _), z) in chunk.iter().zip(z) {
+                    out[*li][*i] = z;
+                }
             }
         }
         Ok(out)
@@ -494,42 +508,5 @@ impl<'a> Inference<'a> {
         let h = candle_core::Tensor::from_vec(h, (chunk.len(), seq, hidden), self.device)?;
         let mask = candle_core::Tensor::from_vec(mask, (chunk.len(), seq), self.device)?;
         Ok(self.model.decide(&h, &mask)?.to_vec1()?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sizes<'a>(parts: &[&'a [usize]]) -> Vec<&'a [usize]> {
-        parts.to_vec()
-    }
-
-    #[test]
-    fn parts_share_the_size_not_the_count() {
-        let items = [10, 1, 1, 1, 1, 6];
-        assert_eq!(
-            sizes(&split_by_size(&items, 2, |&x| x)),
-            [&[10][..], &[1, 1, 1, 1, 6]]
-        );
-        assert_eq!(sizes(&split_by_size(&items, 1, |&x| x)), [&items[..]]);
-        let even = [1; 6];
-        assert_eq!(
-            sizes(&split_by_size(&even, 3, |&x| x)),
-            [&[1, 1][..], &[1, 1], &[1, 1]]
-        );
-    }
-
-    #[test]
-    fn every_item_is_in_exactly_one_nonempty_part() {
-        for len in 0..12 {
-            let items: Vec<usize> = (0..len).map(|i| (i * 7) % 5).collect();
-            for n in 0..6 {
-                let parts = split_by_size(&items, n, |&x| x);
-                assert!(parts.len() <= n.max(1));
-                assert!(parts.iter().all(|p| !p.is_empty()) || len == 0);
-                assert_eq!(parts.concat(), items, "len {len} n {n}");
-            }
-        }
     }
 }

@@ -42,8 +42,9 @@ pub struct EncodedLetter {
     /// Pairs of words next to each other as in some diagnosis phrase of the lexicon
     /// (`Matches::diagnosis_links`), for the diagnosis rules.
     pub diagnosis_links: Vec<[(usize, usize); 2]>,
-    /// The letter's characters, to read decoded spans by.
-    pub chars: Vec<char>,
+    /// The letter's text, to read decoded spans by (its characters, a `Vec<char>`, are four
+    /// times the size and only the decoding's rules need them: `chars`).
+    pub text: String,
 }
 
 /// Words that may sit inside an entity but never at its edge (ANNOTATION.md: spans do not
@@ -147,8 +148,13 @@ impl EncodedLetter {
             edge_word,
             pages: patterns.pages,
             diagnosis_links: matches.diagnosis_links,
-            chars,
+            text: letter.text.clone(),
         })
+    }
+
+    /// The letter's characters.
+    pub fn chars(&self) -> Vec<char> {
+        self.text.chars().collect()
     }
 
     pub fn len(&self) -> usize {

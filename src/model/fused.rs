@@ -139,8 +139,7 @@ impl CustomOp2 for MaskedLayerNorm<'_> {
                         continue;
                     }
                     let mean = lane_sum(row.iter().copied()) / hidden as f32;
-                    let var =
-                        lane_sum(row.iter().map(|v| (v - mean) * (v - mean))) / hidden as f32;
+                    let var = lane_sum(row.iter().map(|v| (v - mean) * (v - mean))) / hidden as f32;
                     let sd = (var + self.eps).sqrt();
                     for (((o, &v), &w), &b) in o.iter_mut().zip(row).zip(self.weight).zip(self.bias)
                     {

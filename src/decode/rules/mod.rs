@@ -141,16 +141,11 @@ pub struct RuleInputs {
 }
 
 impl RuleInputs {
-    /// For an encoded letter: its text is rebuilt from its characters.
+    /// For an encoded letter.
     pub fn of(enc: &crate::encode::EncodedLetter) -> Self {
-        let text: String = enc.chars.iter().collect();
-        let chars = CharIndex::new(&text);
-        RuleInputs::new(
-            &text,
-            &chars,
-            enc.pages.clone(),
-            enc.diagnosis_links.clone(),
-        )
+        let text = &enc.text;
+        let chars = CharIndex::new(text);
+        RuleInputs::new(text, &chars, enc.pages.clone(), enc.diagnosis_links.clone())
     }
 
     /// For a letter's text, given its page-citation matches (computed with the features) and
