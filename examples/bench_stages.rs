@@ -28,8 +28,8 @@ fn main() -> anyhow::Result<()> {
     paths.sort();
 
     // Every stage on one thread (rayon's pool and candle's matrix products), then the forward
-    // passes on two as `predict` runs them (batches on both
-    // threads at once). candle reads RAYON_NUM_THREADS at each product.
+    // passes on two as `predict` runs them (batches on both threads at once). candle reads
+    // RAYON_NUM_THREADS at each product.
     std::env::set_var("RAYON_NUM_THREADS", "1");
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let two = rayon::ThreadPoolBuilder::new().num_threads(2).build()?;

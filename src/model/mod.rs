@@ -203,7 +203,7 @@ impl ModelConfig {
     /// overlap by at least this much. An LSTM layer sees its whole window; for it this counts
     /// `LSTM_CONTEXT` tokens, beyond which a token's influence is small but not zero.
     pub fn receptive_radius(&self) -> usize {
-        let convolutions: usize = self.dilations.iter().map(|d| d * (self.kernel / 2)).sum();
+        let convolutions = self.convolution_radius();
         let lstm = if self.lstm_units > 0 { LSTM_CONTEXT } else { 0 };
         let main = convolutions + lstm + self.attention_layers * self.attention_radius;
         match self.lstm_tagger() {
@@ -215,8 +215,12 @@ impl ModelConfig {
     /// Tokens on each side that influence the main encoder's output at a position, if that is
     /// bounded: convolutions only, no LSTM or attention layer in it.
     pub fn main_encoder_radius(&self) -> Option<usize> {
-        (self.lstm_units == 0 && self.attention_layers == 0)
-            .then(|| self.dilations.iter().map(|d| d * (self.kernel / 2)).sum())
+        (self.lstm_units == 0 && self.attention_layers == 0).then(|| self.convolution_radius())
+    }
+
+    /// Tokens on each side that the convolutions reach, all blocks together.
+    fn convolution_radius(&self) -> usize {
+        self.dilations.iter().map(|d| d * (self.kernel / 2)).sum()
     }
 
     /// The second tagger's own configuration: this one's sizes, with the LSTM alone as encoder.
