@@ -71,12 +71,15 @@ pub struct Icd10 {
     children: Vec<Vec<u32>>,
 }
 
-/// Lower-case runs of letters and digits.
-fn words(text: &str) -> Vec<String> {
+/// Runs of letters and digits, as they are written.
+fn runs(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
+}
+
+/// Lower-case runs of letters and digits.
+fn words(text: &str) -> Vec<String> {
+    runs(text).map(str::to_lowercase).collect()
 }
 
 /// The exact-match key: the words that are not filler, sorted.
@@ -99,10 +102,7 @@ fn grams(text: &str) -> Vec<(Gram, u32)> {
     let mut all: Vec<Gram> = Vec::new();
     // The words of `words`, lowercased a character at a time: no string per word (this ran
     // over every ICD-10-CM description twice at start-up, a quarter of a short run's time).
-    for w in text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
+    for w in runs(text) {
         let mut window: [u64; 3] = [0, 0, u64::from(' ')];
         for c in w.chars().flat_map(char::to_lowercase).chain([' ']) {
             window = [window[1], window[2], u64::from(c)];
