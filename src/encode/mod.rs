@@ -212,7 +212,11 @@ pub fn make_batch(pieces: &[Piece], pad_id: u32, device: &Device) -> candle_core
     let mut feats = vec![0f32; b * seq * FEATURE_DIM];
     let mut mask = vec![0f32; b * seq];
     const K: usize = NGRAMS_PER_TOKEN;
-    let with_ngrams = pieces.iter().all(|p| !p.letter.ngrams.is_empty());
+    // Whether every letter was encoded with its n-grams (a letter of no tokens has none either
+    // way).
+    let with_ngrams = pieces
+        .iter()
+        .all(|p| p.letter.ngrams.len() == p.letter.len() * K);
     let k = if with_ngrams { K } else { 0 };
     let mut ngrams = vec![0u32; b * seq * k];
     let mut weights = vec![0f32; b * seq * k];
