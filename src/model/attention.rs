@@ -90,7 +90,7 @@ impl LocalAttention {
         let (batch, seq, hidden) = h.dims3()?;
         let (heads, width) = (self.heads, hidden / self.heads);
         let m = mask.unsqueeze(2)?;
-        let x = self.norm.forward(h)?.broadcast_mul(&m)?;
+        let x = self.norm.forward_masked(h, mask)?;
         // (3, batch, heads, seq, width)
         let qkv = self
             .qkv
@@ -125,8 +125,8 @@ impl LocalAttention {
         let y = maybe_dropout(&self.out.forward(&attended)?, dropout.as_deref_mut())?;
         let h = (h + y)?.broadcast_mul(&m)?;
 
-        let x = self.ff_norm.forward(&h)?.broadcast_mul(&m)?;
-        let y = self.ff_out.forward(&self.ff_in.forward(&x)?.gelu()?)?;
+        let x = self.ff_norm.forward_masked(&h, mask)?;
+        let y = self.ff_out.forward(&self.ff_in.forward_gelu(&x)?)?;
         let y = maybe_dropout(&y, dropout)?;
         (h + y)?.broadcast_mul(&m)
     }

@@ -43,7 +43,7 @@ impl DecisionHead {
         let attended = attended.broadcast_mul(&any)?;
         let maxed = maxed.broadcast_mul(&any)?;
         let pooled = Tensor::cat(&[&attended, &maxed], D::Minus1)?;
-        let x = self.hidden.forward(&pooled)?.gelu()?;
+        let x = self.hidden.forward_gelu(&pooled)?;
         let x = maybe_dropout(&x, dropout)?;
         self.out.forward(&x)?.squeeze(D::Minus1)
     }

@@ -137,8 +137,8 @@ impl Encoder {
         for b in &self.blocks {
             // Re-mask after the norm: a zero vector normalises to the norm's bias, which would
             // leak from padding into real tokens through the convolution.
-            let normed = b.norm.forward(&h)?.broadcast_mul(&m)?;
-            let y = b.conv.forward(&normed)?.gelu()?;
+            let normed = b.norm.forward_masked(&h, &mask)?;
+            let y = b.conv.forward_gelu(&normed)?;
             let y = maybe_dropout(&y, dropout.as_deref_mut())?;
             h = (h + y)?.broadcast_mul(&m)?;
         }
@@ -148,7 +148,7 @@ impl Encoder {
         for a in &self.attention {
             h = a.forward(&h, &mask, dropout.as_deref_mut(), true)?;
         }
-        self.norm.forward(&h)?.broadcast_mul(&m)
+        self.norm.forward_masked(&h, &mask)
     }
 
     /// `forward` at inference (no dropout, no backward): the same numbers up to float rounding,

@@ -1,18 +1,20 @@
 //! Inference-only CPU kernels for the encoder's hot path.
 //!
 //! Each replaces a chain of candle ops, every one of which allocates and fills a fresh buffer,
-//! by one pass over the data: a masked layer norm, the gathering of a dilated convolution's taps,
-//! bias + GELU + residual + mask written in place over the convolution's output, and the
-//! weighted mean of each token's n-gram vectors read straight from their table. They have
-//! no backward pass: training composes the same arithmetic from candle ops (`layers.rs`,
-//! `encoder.rs`), and the tests below check that both give the same numbers.
+//! by one pass over the data: the gathering of a dilated convolution's taps, bias + GELU +
+//! residual + mask written in place over the convolution's output, and the weighted mean of
+//! each token's n-gram vectors read straight from their table. They have no backward pass:
+//! training composes the same arithmetic from candle ops and the kernels of `trainable.rs`
+//! (`layers.rs`, `encoder.rs`), and the tests below check that both give the same numbers.
+//! The masked layer norm's rows (`layer_norm_rows`) are here too; its op, `trainable.rs`'s, is
+//! the same at inference and in training.
 //!
 //! Why (docs/EXPERIMENTS.md, "Speed"): profiled on the 130 letters, the tanh of candle's GELU took a quarter
 //! of inference time, and allocating, page-faulting and copying the intermediate buffers about
 //! a fifth.
 
 use candle_core::{
-    bail, CpuStorage, CustomOp1, CustomOp2, InplaceOp3, Layout, Result, Shape, Storage, Tensor,
+    bail, CpuStorage, CustomOp1, InplaceOp3, Layout, Result, Shape, Storage, Tensor,
 };
 
 /// The contiguous `f32` data a layout describes, or an error naming the kernel.
@@ -28,6 +30,16 @@ pub(super) fn f32s<'s>(
         bail!("{kernel}: expects contiguous data");
     };
     Ok(&data[start..end])
+}
+
+/// Runs `f` on the f32 data of `t` (made contiguous first).
+pub(super) fn read<R>(t: &Tensor, kernel: &str, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    let Storage::Cpu(cpu) = &*storage else {
+        bail!("{kernel}: expects a CPU tensor");
+    };
+    f(f32s(cpu, layout, kernel)?)
 }
 
 /// Runs `f` compiled for AVX2 where the CPU has it (every x86-64 CPU since 2013-2015), else as
@@ -55,7 +67,7 @@ unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
 /// of dependent additions that neither pipelines nor vectorises (a layer norm's two sums were
 /// most of its time).
 #[inline(always)]
-fn lane_sum(values: impl Iterator<Item = f32>) -> f32 {
+pub(super) fn lane_sum(values: impl Iterator<Item = f32>) -> f32 {
     let mut lanes = [0f32; 8];
     for (i, v) in values.enumerate() {
         lanes[i % 8] += v;
@@ -95,61 +107,45 @@ pub fn gelu(x: f32) -> f32 {
     x / (1.0 + exp(-2.0 * u))
 }
 
-/// Layer norm over the last dimension whose rows at padding (mask 0) come out as zeros:
-/// `x` `(.., hidden)` and mask `(..)` -> `(.., hidden)`. The eps is the one `LayerNorm` uses.
-pub struct MaskedLayerNorm<'w> {
-    pub weight: &'w [f32],
-    pub bias: &'w [f32],
-    pub eps: f32,
+/// The mean of a row and its standard deviation with `eps` added to the variance.
+#[inline(always)]
+pub(super) fn row_moments(row: &[f32], eps: f32) -> (f32, f32) {
+    let n = row.len() as f32;
+    let mean = lane_sum(row.iter().copied()) / n;
+    let var = lane_sum(row.iter().map(|v| (v - mean) * (v - mean))) / n;
+    (mean, (var + eps).sqrt())
 }
 
-impl CustomOp2 for MaskedLayerNorm<'_> {
-    fn name(&self) -> &'static str {
-        "masked-layer-norm"
-    }
-
-    fn cpu_fwd(
-        &self,
-        xs: &CpuStorage,
-        xl: &Layout,
-        ms: &CpuStorage,
-        ml: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let x = f32s(xs, xl, self.name())?;
-        let mask = f32s(ms, ml, self.name())?;
-        let hidden = self.weight.len();
-        if hidden == 0 || x.len() != mask.len() * hidden || self.bias.len() != hidden {
-            bail!(
-                "{}: shapes {:?} and {:?}",
-                self.name(),
-                xl.dims(),
-                ml.dims()
-            );
-        }
-        let mut out = vec![0f32; x.len()];
-        wide(
-            #[inline(always)]
-            || {
-                for ((row, o), &m) in x
-                    .chunks_exact(hidden)
-                    .zip(out.chunks_exact_mut(hidden))
-                    .zip(mask)
-                {
-                    if m == 0.0 {
-                        continue;
-                    }
-                    let mean = lane_sum(row.iter().copied()) / hidden as f32;
-                    let var = lane_sum(row.iter().map(|v| (v - mean) * (v - mean))) / hidden as f32;
-                    let sd = (var + self.eps).sqrt();
-                    for (((o, &v), &w), &b) in o.iter_mut().zip(row).zip(self.weight).zip(self.bias)
-                    {
-                        *o = (v - mean) / sd * w + b;
-                    }
+/// Layer norm over rows of `weight.len()` values, rows at padding (mask 0) left as they are in
+/// `out` (zeros): one value of `mask` per row. The forward pass of `trainable::LayerNormOp`,
+/// at inference and in training alike.
+pub(super) fn layer_norm_rows(
+    x: &[f32],
+    mask: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    eps: f32,
+    out: &mut [f32],
+) {
+    let hidden = weight.len();
+    wide(
+        #[inline(always)]
+        || {
+            for ((row, o), &m) in x
+                .chunks_exact(hidden)
+                .zip(out.chunks_exact_mut(hidden))
+                .zip(mask)
+            {
+                if m == 0.0 {
+                    continue;
                 }
-            },
-        );
-        Ok((CpuStorage::F32(out), xl.shape().clone()))
-    }
+                let (mean, sd) = row_moments(row, eps);
+                for (((o, &v), &w), &b) in o.iter_mut().zip(row).zip(weight).zip(bias) {
+                    *o = (v - mean) / sd * w + b;
+                }
+            }
+        },
+    );
 }
 
 /// The taps of a dilated convolution side by side: `(batch, seq, hidden)` ->
@@ -158,6 +154,31 @@ impl CustomOp2 for MaskedLayerNorm<'_> {
 pub struct ConvTaps {
     pub kernel: usize,
     pub dilation: usize,
+}
+
+impl ConvTaps {
+    /// Every copy the taps make in a `(batch, seq, hidden)` input: the offset of a tap's row
+    /// in the taps `(batch, seq, kernel * hidden)` and of the input row it copies (taps that
+    /// fall beyond either end of the sequence stay zero and are not listed).
+    #[inline(always)]
+    fn copies(
+        &self,
+        batch: usize,
+        seq: usize,
+        hidden: usize,
+    ) -> impl Iterator<Item = (usize, usize)> {
+        let (kernel, dilation) = (self.kernel, self.dilation);
+        let reach = (kernel / 2) * dilation;
+        (0..batch * seq).flat_map(move |bt| {
+            let (b, t) = (bt / seq, bt % seq);
+            (0..kernel).filter_map(move |j| {
+                let at = (t + j * dilation)
+                    .checked_sub(reach)
+                    .filter(|&at| at < seq)?;
+                Some(((bt * kernel + j) * hidden, (b * seq + at) * hidden))
+            })
+        })
+    }
 }
 
 impl CustomOp1 for ConvTaps {
@@ -174,23 +195,42 @@ impl CustomOp1 for ConvTaps {
                 layout.dims()
             );
         };
-        let width = self.kernel * hidden;
-        let reach = (self.kernel / 2) * self.dilation;
-        let mut out = vec![0f32; batch * seq * width];
-        for (src, dst) in x
-            .chunks_exact(seq * hidden)
-            .zip(out.chunks_exact_mut(seq * width))
-        {
-            for (t, row) in dst.chunks_exact_mut(width).enumerate() {
-                for (j, tap) in row.chunks_exact_mut(hidden).enumerate() {
-                    let at = (t + j * self.dilation).checked_sub(reach);
-                    if let Some(at) = at.filter(|&at| at < seq) {
-                        tap.copy_from_slice(&src[at * hidden..(at + 1) * hidden]);
-                    }
-                }
-            }
+        let mut out = vec![0f32; batch * seq * self.kernel * hidden];
+        for (o, i) in self.copies(batch, seq, hidden) {
+            out[o..o + hidden].copy_from_slice(&x[i..i + hidden]);
         }
-        Ok((CpuStorage::F32(out), Shape::from((batch, seq, width))))
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((batch, seq, self.kernel * hidden)),
+        ))
+    }
+
+    /// Each tap's gradient added back to the row it was copied from, in the order of the
+    /// copies.
+    fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let (batch, seq, hidden) = x.dims3()?;
+        let mut dx = vec![0f32; batch * seq * hidden];
+        read(grad, self.name(), |g| {
+            if g.len() != batch * seq * self.kernel * hidden {
+                bail!("{}: gradient of {} values", self.name(), g.len());
+            }
+            wide(
+                #[inline(always)]
+                || {
+                    for (o, i) in self.copies(batch, seq, hidden) {
+                        for (d, &v) in dx[i..i + hidden].iter_mut().zip(&g[o..o + hidden]) {
+                            *d += v;
+                        }
+                    }
+                },
+            );
+            Ok(())
+        })?;
+        Ok(Some(Tensor::from_vec(
+            dx,
+            (batch, seq, hidden),
+            x.device(),
+        )?))
     }
 }
 
@@ -384,6 +424,43 @@ mod tests {
             .unwrap()
     }
 
+    /// A dilated convolution's taps from candle ops: zero-padded narrowed copies, concatenated.
+    fn composed_taps(x: &Tensor, kernel: usize, dilation: usize) -> Tensor {
+        let seq = x.dim(1).unwrap();
+        let reach = dilation * (kernel / 2);
+        let padded = x.pad_with_zeros(1, reach, reach).unwrap();
+        let taps: Vec<Tensor> = (0..kernel)
+            .map(|k| padded.narrow(1, k * dilation, seq).unwrap())
+            .collect();
+        Tensor::cat(&taps, 2).unwrap()
+    }
+
+    #[test]
+    fn conv_taps_gradient_equals_the_composed_ops() {
+        let (batch, seq, hidden, kernel, dilation) = (2, 6, 3, 3, 2);
+        let x = candle_core::Var::from_tensor(&tensor(
+            &ramp(batch * seq * hidden, 0.3),
+            &[batch, seq, hidden],
+        ))
+        .unwrap();
+        let weights = tensor(
+            &ramp(batch * seq * hidden * kernel, 0.11),
+            &[batch, seq, kernel * hidden],
+        );
+        let fused = x.apply_op1(ConvTaps { kernel, dilation }).unwrap();
+        let composed = composed_taps(&x, kernel, dilation);
+        let grad = |t: &Tensor| {
+            let g = (t * &weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            g.get(&x).unwrap().clone()
+        };
+        assert!(close(&grad(&fused), &grad(&composed)) < 1e-6);
+    }
+
     #[test]
     fn kernels_match_the_composed_candle_ops() {
         let (batch, seq, hidden, kernel, dilation) = (2, 7, 4, 3, 2);
@@ -393,39 +470,12 @@ mod tests {
             &[2, 7],
         );
         let m3 = mask.unsqueeze(2).unwrap();
-        let weight = [1.0, 0.5, -2.0, 0.25];
         let bias = [0.1, -0.2, 0.0, 0.3];
 
-        // Layer norm, then mask.
-        let w = tensor(&weight, &[hidden]);
         let b = tensor(&bias, &[hidden]);
-        let mean = x.mean_keepdim(2).unwrap();
-        let c = x.broadcast_sub(&mean).unwrap();
-        let var = c.sqr().unwrap().mean_keepdim(2).unwrap();
-        let composed = c
-            .broadcast_div(&(var + 1e-5).unwrap().sqrt().unwrap())
-            .unwrap()
-            .broadcast_mul(&w)
-            .unwrap()
-            .broadcast_add(&b)
-            .unwrap()
-            .broadcast_mul(&m3)
-            .unwrap();
-        let norm = MaskedLayerNorm {
-            weight: &weight,
-            bias: &bias,
-            eps: 1e-5,
-        };
-        let fused = x.apply_op2_no_bwd(&mask, &norm).unwrap();
-        assert!(close(&composed, &fused) < 1e-5);
 
         // Taps: zero-padded narrowed copies, concatenated.
-        let reach = dilation * (kernel / 2);
-        let padded = x.pad_with_zeros(1, reach, reach).unwrap();
-        let taps: Vec<Tensor> = (0..kernel)
-            .map(|k| padded.narrow(1, k * dilation, seq).unwrap())
-            .collect();
-        let composed = Tensor::cat(&taps, 2).unwrap();
+        let composed = composed_taps(&x, kernel, dilation);
         let fused = x.apply_op1_no_bwd(&ConvTaps { kernel, dilation }).unwrap();
         assert_eq!(
             composed.to_vec3::<f32>().unwrap(),

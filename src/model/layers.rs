@@ -2,12 +2,13 @@
 //! backward pass (candle-nn's fast path is a custom op without one), a dilated convolution made
 //! of shifted copies and one matrix product (which batches well on CPU), and seeded dropout.
 
-use candle_core::{DType, Module, Result, Tensor, D};
+use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::fused::{ConvTaps, GeluResidual, MaskedLayerNorm};
+use super::fused::{ConvTaps, GeluResidual};
+use super::trainable::{BiasAct, LayerNormOp};
 
 /// A fully connected layer that flattens leading dimensions into one matrix product.
 ///
@@ -74,11 +75,23 @@ impl Dense {
     }
 }
 
+impl Dense {
+    /// `(.., in)` -> GELU of the layer, `(.., out)`, the bias and GELU in one differentiable
+    /// pass (`trainable::BiasAct`).
+    pub fn forward_gelu(&self, x: &Tensor) -> Result<Tensor> {
+        let (y, dims) = self.product(x)?;
+        y.apply_op2(&self.bias, BiasAct { gelu: true })?
+            .reshape(dims)
+    }
+}
+
 impl Module for Dense {
-    /// `(.., in)` -> `(.., out)`.
+    /// `(.., in)` -> `(.., out)`; the bias added by `trainable::BiasAct`, whose backward pass
+    /// sums the bias's gradient row by row (candle's reduction over the rows was slow).
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (y, dims) = self.product(x)?;
-        y.broadcast_add(&self.bias)?.reshape(dims)
+        y.apply_op2(&self.bias, BiasAct { gelu: false })?
+            .reshape(dims)
     }
 }
 
@@ -99,31 +112,16 @@ impl LayerNorm {
     }
 }
 
-impl Module for LayerNorm {
-    /// `(.., hidden)` -> same shape, normalised over the last dimension.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mean = x.mean_keepdim(D::Minus1)?;
-        let centered = x.broadcast_sub(&mean)?;
-        let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centered.broadcast_div(&(var + f64::from(LAYER_NORM_EPS))?.sqrt()?)?;
-        normed
-            .broadcast_mul(&self.weight)?
-            .broadcast_add(&self.bias)
-    }
-}
-
 impl LayerNorm {
-    /// Inference only: the norm with padding rows (mask `(..)` of 0/1 f32) set to zero, in one
-    /// pass (`fused::MaskedLayerNorm`); the same numbers as `forward` then a mask multiply.
+    /// `x` `(.., hidden)` normalised over the last dimension, with the rows at padding (mask
+    /// `(..)` of 0/1 f32) set to zero, in one differentiable pass (`trainable::LayerNormOp`):
+    /// the same op in training and at inference.
     pub fn forward_masked(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let weight = self.weight.to_vec1::<f32>()?;
-        let bias = self.bias.to_vec1::<f32>()?;
-        let op = MaskedLayerNorm {
-            weight: &weight,
-            bias: &bias,
+        let op = LayerNormOp {
+            mask: mask.flatten_all()?.to_vec1()?,
             eps: LAYER_NORM_EPS,
         };
-        x.contiguous()?.apply_op2_no_bwd(&mask.contiguous()?, &op)
+        x.contiguous()?.apply_op3(&self.weight, &self.bias, op)
     }
 }
 
@@ -146,21 +144,20 @@ impl DilatedConv {
     }
 }
 
-impl Module for DilatedConv {
-    /// `(batch, seq, hidden)` -> `(batch, seq, hidden)`.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (_, seq, _) = x.dims3()?;
-        let reach = self.dilation * (self.kernel / 2);
-        let padded = x.pad_with_zeros(1, reach, reach)?;
-        // Each tap made contiguous first (one block copy per sequence): concatenating strided
-        // views instead sends candle down an element-by-element copy, which profiled at a
-        // third of inference time.
-        let taps = (0..self.kernel)
-            .map(|k| padded.narrow(1, k * self.dilation, seq)?.contiguous())
-            .collect::<Result<Vec<_>>>()?;
-        // (batch, seq, kernel * hidden)
-        let stacked = Tensor::cat(&taps, 2)?;
-        self.proj.forward(&stacked)
+impl DilatedConv {
+    /// `(batch, seq, hidden)` -> GELU of the convolution, `(batch, seq, hidden)`.
+    pub fn forward_gelu(&self, x: &Tensor) -> Result<Tensor> {
+        self.proj.forward_gelu(&self.taps(x)?)
+    }
+
+    /// `(batch, seq, hidden)` -> the taps side by side, `(batch, seq, kernel * hidden)`, in one
+    /// pass forward and one backward (`fused::ConvTaps`): candle's zero padding, narrowed
+    /// copies and concatenation, and their backward nodes, were a tenth of training time.
+    fn taps(&self, x: &Tensor) -> Result<Tensor> {
+        x.contiguous()?.apply_op1(ConvTaps {
+            kernel: self.kernel,
+            dilation: self.dilation,
+        })
     }
 }
 
@@ -169,11 +166,7 @@ impl DilatedConv {
     /// taps gathered in one pass and bias, GELU, residual and mask applied in place
     /// (`fused::{ConvTaps, GeluResidual}`).
     pub fn residual_gelu(&self, x: &Tensor, h: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let taps = x.contiguous()?.apply_op1_no_bwd(&ConvTaps {
-            kernel: self.kernel,
-            dilation: self.dilation,
-        })?;
-        self.proj.residual(&taps, h, mask, true)
+        self.proj.residual(&self.taps(x)?, h, mask, true)
     }
 }
 

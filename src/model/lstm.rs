@@ -65,7 +65,7 @@ impl BiLstm {
         dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
         let m = mask.unsqueeze(2)?;
-        let normed = self.norm.forward(h)?.broadcast_mul(&m)?;
+        let normed = self.norm.forward_masked(h, mask)?;
         let gates = self.gates.forward(&normed)?.contiguous()?;
         let cells = gates.apply_op3(
             &mask.contiguous()?,

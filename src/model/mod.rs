@@ -11,6 +11,7 @@ mod fused;
 mod layers;
 mod lstm;
 mod tagger;
+mod trainable;
 
 use candle_core::{Result, Tensor, D};
 use candle_nn::VarBuilder;
@@ -279,7 +280,7 @@ impl ImrModel {
         // The second tagger first: its activations are gone before the main encoder's.
         let second = self.lstm_tag_logits(batch, None)?;
         let h = self.encoder.infer(batch)?;
-        let logits = self.tagger.infer(&h, &batch.mask)?;
+        let logits = self.tagger.forward(&h, &batch.mask)?;
         let main = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
         let lp = match second {
             Some(second) => {
@@ -345,7 +346,7 @@ fn tag(
     dropout: Option<&mut Dropout>,
 ) -> Result<Tensor> {
     match dropout {
-        Some(d) => tagger.forward(&encoder.forward(batch, Some(d))?),
-        None => tagger.infer(&encoder.infer(batch)?, &batch.mask),
+        Some(d) => tagger.forward(&encoder.forward(batch, Some(d))?, &batch.mask),
+        None => tagger.forward(&encoder.infer(batch)?, &batch.mask),
     }
 }

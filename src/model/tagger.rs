@@ -21,13 +21,9 @@ impl TagHead {
         })
     }
 
-    /// `(batch, seq, hidden)` -> logits `(batch, seq, num_tags)`.
-    pub fn forward(&self, h: &Tensor) -> Result<Tensor> {
-        self.out.forward(&self.norm.forward(h)?)
-    }
-
-    /// `forward` at inference; padded positions (mask 0) come out as the bias alone.
-    pub fn infer(&self, h: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    /// `(batch, seq, hidden)` and its mask `(batch, seq)` -> logits `(batch, seq, num_tags)`;
+    /// padded positions (mask 0) come out as the bias alone. Differentiable.
+    pub fn forward(&self, h: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let mask = mask.to_dtype(candle_core::DType::F32)?;
         self.out.forward(&self.norm.forward_masked(h, &mask)?)
     }
