@@ -12,7 +12,7 @@ use candle_nn::{Embedding, VarBuilder};
 
 use super::attention::LocalAttention;
 use super::fused::ngram_mean;
-use super::layers::{maybe_dropout, Dense, DilatedConv, Dropout, LayerNorm};
+use super::layers::{residual, Dense, DilatedConv, Dropout, LayerNorm};
 use super::lstm::BiLstm;
 use super::ModelConfig;
 use crate::encode::ngrams::NGRAM_BUCKETS;
@@ -139,8 +139,7 @@ impl Encoder {
             // leak from padding into real tokens through the convolution.
             let normed = b.norm.forward_masked(&h, &mask)?;
             let y = b.conv.forward_gelu(&normed)?;
-            let y = maybe_dropout(&y, dropout.as_deref_mut())?;
-            h = (h + y)?.broadcast_mul(&m)?;
+            h = residual(&h, &y, &mask, dropout.as_deref_mut())?;
         }
         if let Some(lstm) = &self.lstm {
             h = lstm.forward(&h, &mask, dropout.as_deref_mut())?;

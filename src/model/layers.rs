@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::fused::{ConvTaps, GeluResidual};
-use super::trainable::{BiasAct, LayerNormOp};
+use super::trainable::{BiasAct, LayerNormOp, Residual};
 
 /// A fully connected layer that flattens leading dimensions into one matrix product.
 ///
@@ -186,22 +186,29 @@ impl Dropout {
     }
 
     pub fn apply(&mut self, x: &Tensor) -> Result<Tensor> {
+        match self.scales(x.elem_count()) {
+            None => Ok(x.clone()),
+            Some(mask) => x.mul(&Tensor::from_vec(mask, x.shape(), x.device())?),
+        }
+    }
+
+    /// The next `n` scales of inverted dropout (`1 / keep` or 0), or None when `p` is 0.
+    fn scales(&mut self, n: usize) -> Option<Vec<f32>> {
         if self.p <= 0.0 {
-            return Ok(x.clone());
+            return None;
         }
         let keep = 1.0 - self.p;
-        let n = x.elem_count();
-        let mask: Vec<f32> = (0..n)
-            .map(|_| {
-                if self.rng.random::<f32>() < keep {
-                    1.0 / keep
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
-        x.mul(&mask)
+        Some(
+            (0..n)
+                .map(|_| {
+                    if self.rng.random::<f32>() < keep {
+                        1.0 / keep
+                    } else {
+                        0.0
+                    }
+                })
+                .collect(),
+        )
     }
 }
 
@@ -215,6 +222,22 @@ impl Dropout {
             }
         }
     }
+}
+
+/// A residual block's tail, `(h + dropout(y)) * mask`, for `h`, `y` `(.., hidden)` and the
+/// mask `(..)` f32, in one differentiable pass (`trainable::Residual`); dropout when a
+/// generator is given. The numbers of the candle ops it replaces, bit for bit (tested).
+pub fn residual(
+    h: &Tensor,
+    y: &Tensor,
+    mask: &Tensor,
+    dropout: Option<&mut Dropout>,
+) -> Result<Tensor> {
+    let op = Residual {
+        dropout: dropout.and_then(|d| d.scales(y.elem_count())),
+        mask: mask.flatten_all()?.to_vec1()?,
+    };
+    h.contiguous()?.apply_op2(&y.contiguous()?, op)
 }
 
 /// Applies dropout when training (a generator is given), else passes `x` through.

@@ -260,6 +260,89 @@ impl CustomOp2 for BiasAct {
     }
 }
 
+/// `(h + y * scale) * mask` for `h`, `y` `(.., hidden)`: a residual block's tail with inverted
+/// dropout's scales (one per value of `y`; None: no dropout) and one 0/1 mask value per row.
+/// The same operations in the same order as the candle ops `h + y * scale`, then the mask
+/// multiply, forward and backward, so training gives the same weights bit for bit.
+pub struct Residual {
+    pub dropout: Option<Vec<f32>>,
+    pub mask: Vec<f32>,
+}
+
+impl Residual {
+    fn check(&self, h: usize, y: usize) -> Result<usize> {
+        let rows = self.mask.len();
+        let scales = self.dropout.as_ref().map_or(y, Vec::len);
+        if h != y || scales != y || rows == 0 || !y.is_multiple_of(rows) {
+            bail!("residual: {h} and {y} values, {scales} scales, {rows} rows");
+        }
+        Ok(y / rows)
+    }
+
+    /// `f(i, m)` for each value's index and its row's mask value.
+    #[inline(always)]
+    fn each(&self, hidden: usize, mut f: impl FnMut(usize, f32)) {
+        for (r, &m) in self.mask.iter().enumerate() {
+            for i in r * hidden..(r + 1) * hidden {
+                f(i, m);
+            }
+        }
+    }
+}
+
+impl CustomOp2 for Residual {
+    fn name(&self) -> &'static str {
+        "residual"
+    }
+
+    fn cpu_fwd(
+        &self,
+        hs: &CpuStorage,
+        hl: &Layout,
+        ys: &CpuStorage,
+        yl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let h = f32s(hs, hl, self.name())?;
+        let y = f32s(ys, yl, self.name())?;
+        let hidden = self.check(h.len(), y.len())?;
+        let mut out = vec![0f32; y.len()];
+        wide(
+            #[inline(always)]
+            || match &self.dropout {
+                Some(d) => self.each(hidden, |i, m| out[i] = (h[i] + y[i] * d[i]) * m),
+                None => self.each(hidden, |i, m| out[i] = (h[i] + y[i]) * m),
+            },
+        );
+        Ok((CpuStorage::F32(out), yl.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        h: &Tensor,
+        y: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let hidden = self.check(h.elem_count(), y.elem_count())?;
+        let (dh, dy) = read(grad, self.name(), |g| {
+            if g.len() != y.elem_count() {
+                bail!("{}: {} gradients", self.name(), g.len());
+            }
+            let mut dh = vec![0f32; g.len()];
+            self.each(hidden, |i, m| dh[i] = g[i] * m);
+            let dy = match &self.dropout {
+                Some(d) => dh.iter().zip(d).map(|(a, b)| a * b).collect(),
+                None => dh.clone(),
+            };
+            Ok((dh, dy))
+        })?;
+        Ok((
+            Some(Tensor::from_vec(dh, h.shape(), h.device())?),
+            Some(Tensor::from_vec(dy, y.shape(), y.device())?),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,6 +455,42 @@ mod tests {
                     "gelu {gelu}: the gradient of {name} differs by {g}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn the_residual_tail_is_the_composed_ops_bit_for_bit() {
+        let (rows, hidden) = (6, 4);
+        let mask = vec![1., 0., 1., 1., 0., 1.];
+        let scales: Vec<f32> = (0..rows * hidden)
+            .map(|i| if i % 3 == 0 { 0.0 } else { 1.0 / 0.7 })
+            .collect();
+        let m = Tensor::from_vec(mask.clone(), (2, 3, 1), &Device::Cpu).unwrap();
+        let s = Tensor::from_vec(scales.clone(), (2, 3, hidden), &Device::Cpu).unwrap();
+        for dropout in [Some(scales), None] {
+            let h = var(ramp(rows * hidden, 0.3, 0), &[2, 3, hidden]);
+            let y = var(ramp(rows * hidden, 0.7, 4), &[2, 3, hidden]);
+            let with = dropout.is_some();
+            let (values, grads) = compare(
+                &[h, y],
+                |t| {
+                    let op = Residual {
+                        dropout: dropout.clone(),
+                        mask: mask.clone(),
+                    };
+                    t[0].apply_op2(&t[1], op).unwrap()
+                },
+                |t| {
+                    let y = if with {
+                        t[1].mul(&s).unwrap()
+                    } else {
+                        t[1].clone()
+                    };
+                    (&t[0] + y).unwrap().broadcast_mul(&m).unwrap()
+                },
+            );
+            assert_eq!(values, 0.0, "dropout {with}");
+            assert_eq!(grads, vec![0.0, 0.0], "dropout {with}");
         }
     }
 
