@@ -12,7 +12,7 @@
 use candle_core::{Module, Result, Tensor, D};
 use candle_nn::VarBuilder;
 
-use super::layers::{maybe_dropout, Dense, Dropout, LayerNorm};
+use super::layers::{residual, Dense, Dropout, LayerNorm};
 
 /// Added to the score of a key out of reach (outside the band, or padding): zero after softmax.
 const OUT_OF_REACH: f32 = -1e4;
@@ -89,7 +89,6 @@ impl LocalAttention {
     ) -> Result<Tensor> {
         let (batch, seq, hidden) = h.dims3()?;
         let (heads, width) = (self.heads, hidden / self.heads);
-        let m = mask.unsqueeze(2)?;
         let x = self.norm.forward_masked(h, mask)?;
         // (3, batch, heads, seq, width)
         let qkv = self
@@ -122,13 +121,16 @@ impl LocalAttention {
             .transpose(1, 2)?
             .contiguous()?
             .reshape((batch, seq, hidden))?;
-        let y = maybe_dropout(&self.out.forward(&attended)?, dropout.as_deref_mut())?;
-        let h = (h + y)?.broadcast_mul(&m)?;
+        let h = residual(
+            h,
+            &self.out.forward(&attended)?,
+            mask,
+            dropout.as_deref_mut(),
+        )?;
 
         let x = self.ff_norm.forward_masked(&h, mask)?;
         let y = self.ff_out.forward(&self.ff_in.forward_gelu(&x)?)?;
-        let y = maybe_dropout(&y, dropout)?;
-        (h + y)?.broadcast_mul(&m)
+        residual(&h, &y, mask, dropout)
     }
 }
 

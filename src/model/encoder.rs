@@ -135,8 +135,8 @@ impl Encoder {
         let x = self.inputs(batch, false)?;
         let mut h = self.input.forward(&x)?.broadcast_mul(&m)?;
         for b in &self.blocks {
-            // Re-mask after the norm: a zero vector normalises to the norm's bias, which would
-            // leak from padding into real tokens through the convolution.
+            // The norm zeroes padding rows: a zero vector would normalise to the norm's bias,
+            // which would leak from padding into real tokens through the convolution.
             let normed = b.norm.forward_masked(&h, &mask)?;
             let y = b.conv.forward_gelu(&normed)?;
             h = residual(&h, &y, &mask, dropout.as_deref_mut())?;

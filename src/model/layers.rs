@@ -188,7 +188,7 @@ impl Dropout {
     pub fn apply(&mut self, x: &Tensor) -> Result<Tensor> {
         match self.scales(x.elem_count()) {
             None => Ok(x.clone()),
-            Some(mask) => x.mul(&Tensor::from_vec(mask, x.shape(), x.device())?),
+            Some(scales) => x.mul(&Tensor::from_vec(scales, x.shape(), x.device())?),
         }
     }
 

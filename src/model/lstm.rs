@@ -23,7 +23,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2};
 
 use super::fused::{exp, f32s};
-use super::layers::{maybe_dropout, Dense, Dropout, LayerNorm};
+use super::layers::{maybe_dropout, residual, Dense, Dropout, LayerNorm};
 
 #[derive(Debug, Clone)]
 pub struct BiLstm {
@@ -64,7 +64,6 @@ impl BiLstm {
         mask: &Tensor,
         dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
-        let m = mask.unsqueeze(2)?;
         let normed = self.norm.forward_masked(h, mask)?;
         let gates = self.gates.forward(&normed)?.contiguous()?;
         let cells = gates.apply_op3(
@@ -73,7 +72,7 @@ impl BiLstm {
             Recurrence { bias: None },
         )?;
         let y = maybe_dropout(&cells, dropout)?;
-        (h + self.out.forward(&y)?)?.broadcast_mul(&m)
+        residual(h, &self.out.forward(&y)?, mask, None)
     }
 
     /// `forward` at inference (no dropout, no graph kept): the fused masked norm, the input

@@ -345,8 +345,9 @@ fn tag(
     batch: &Batch,
     dropout: Option<&mut Dropout>,
 ) -> Result<Tensor> {
-    match dropout {
-        Some(d) => tagger.forward(&encoder.forward(batch, Some(d))?, &batch.mask),
-        None => tagger.forward(&encoder.infer(batch)?, &batch.mask),
-    }
+    let h = match dropout {
+        Some(d) => encoder.forward(batch, Some(d))?,
+        None => encoder.infer(batch)?,
+    };
+    tagger.forward(&h, &batch.mask)
 }

@@ -2,18 +2,18 @@
 //! its own backward pass, in place of a chain of candle ops that each allocate a buffer and
 //! record a backward node.
 //!
-//! Why (docs/PERF.md, "Training"): in a profile of a training epoch, candle's reductions in the
+//! Why (docs/PERF.md, "second session (issue 21: training)"): in a profile of a training epoch, candle's reductions in the
 //! backward pass (the gradients of broadcast biases and of a layer norm's mean and variance)
 //! took 23% of the time, and the GELU's forward and backward chains (libm's `tanhf` and
-//! `powf` and their maps) about 15%. Here a layer norm, a bias + GELU and a bias add are one
-//! pass forward and one backward, and the backward passes sum the bias and weight gradients row
-//! by row. The same functions as the composed ops to float rounding (the tests below compare
+//! `powf` and their maps) about 15%. Here a layer norm, a bias + GELU, a bias add and a
+//! residual block's tail are one pass forward and one backward, and the backward passes sum the
+//! bias and weight gradients row by row. The same functions as the composed ops to float rounding (the tests below compare
 //! values and gradients), and the same as the inference kernels of `fused.rs`: the layer norm is
 //! the very same code.
 
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::fused::{exp, f32s, gelu, layer_norm_rows, read, wide};
+use super::fused::{exp, f32s, gelu, lane_sum, layer_norm_rows, read, row_moments, wide};
 
 /// Sums the rows of `rows` (`width` wide) into `acc`, in row order.
 #[inline(always)]
@@ -106,7 +106,7 @@ impl CustomOp3 for LayerNormOp {
                             if m == 0.0 {
                                 continue;
                             }
-                            let (mean, sd) = super::fused::row_moments(row, self.eps);
+                            let (mean, sd) = row_moments(row, self.eps);
                             for (h, &v) in xhat.iter_mut().zip(row) {
                                 *h = (v - mean) / sd;
                             }
@@ -121,9 +121,8 @@ impl CustomOp3 for LayerNormOp {
                                 *dwv += gv * h;
                                 *dbv += gv;
                             }
-                            let mean_d = super::fused::lane_sum(d.iter().copied()) / n;
-                            let mean_dh =
-                                super::fused::lane_sum(d.iter().zip(&xhat).map(|(a, b)| a * b)) / n;
+                            let mean_d = lane_sum(d.iter().copied()) / n;
+                            let mean_dh = lane_sum(d.iter().zip(&xhat).map(|(a, b)| a * b)) / n;
                             for ((o, &dv), &h) in dxrow.iter_mut().zip(&d).zip(&xhat) {
                                 *o = (dv - mean_d - h * mean_dh) / sd;
                             }
@@ -211,52 +210,44 @@ impl CustomOp2 for BiasAct {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let name = self.name();
         let n = bias.elem_count();
-        if !self.gelu {
-            let mut db = vec![0f32; n];
-            read(grad, name, |g| {
-                wide(
-                    #[inline(always)]
-                    || add_rows(&mut db, g),
-                );
-                Ok(())
-            })?;
-            return Ok((
-                Some(grad.clone()),
-                Some(Tensor::from_vec(db, n, y.device())?),
-            ));
-        }
-        let b = read(bias, name, |b| Ok(b.to_vec()))?;
-        let (dy, db) = read(y, name, |y| {
-            read(grad, name, |g| {
-                if g.len() != y.len() || n == 0 || !y.len().is_multiple_of(n) {
-                    bail!("{name}: {} gradients for {} values", g.len(), y.len());
-                }
-                let mut dy = vec![0f32; y.len()];
-                let mut db = vec![0f32; n];
-                wide(
-                    #[inline(always)]
-                    || {
-                        for ((yr, gr), dr) in y
-                            .chunks_exact(n)
-                            .zip(g.chunks_exact(n))
-                            .zip(dy.chunks_exact_mut(n))
-                        {
-                            for ((((d, &v), &gv), &bv), acc) in
-                                dr.iter_mut().zip(yr).zip(gr).zip(&b).zip(db.iter_mut())
+        let dy = if self.gelu {
+            let b = read(bias, name, |b| Ok(b.to_vec()))?;
+            let dy = read(y, name, |y| {
+                read(grad, name, |g| {
+                    if g.len() != y.len() || n == 0 || !y.len().is_multiple_of(n) {
+                        bail!("{name}: {} gradients for {} values", g.len(), y.len());
+                    }
+                    let mut dy = vec![0f32; y.len()];
+                    wide(
+                        #[inline(always)]
+                        || {
+                            for ((yr, gr), dr) in y
+                                .chunks_exact(n)
+                                .zip(g.chunks_exact(n))
+                                .zip(dy.chunks_exact_mut(n))
                             {
-                                *d = gv * gelu_grad(v + bv);
-                                *acc += *d;
+                                for (((d, &v), &gv), &bv) in dr.iter_mut().zip(yr).zip(gr).zip(&b) {
+                                    *d = gv * gelu_grad(v + bv);
+                                }
                             }
-                        }
-                    },
-                );
-                Ok((dy, db))
-            })
+                        },
+                    );
+                    Ok(dy)
+                })
+            })?;
+            Tensor::from_vec(dy, y.shape(), y.device())?
+        } else {
+            grad.clone()
+        };
+        let mut db = vec![0f32; n];
+        read(&dy, name, |d| {
+            wide(
+                #[inline(always)]
+                || add_rows(&mut db, d),
+            );
+            Ok(())
         })?;
-        Ok((
-            Some(Tensor::from_vec(dy, y.shape(), y.device())?),
-            Some(Tensor::from_vec(db, n, y.device())?),
-        ))
+        Ok((Some(dy), Some(Tensor::from_vec(db, n, y.device())?)))
     }
 }
 
