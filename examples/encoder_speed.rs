@@ -47,6 +47,7 @@ fn config(
         lstm_units,
         lstm_tagger_units: 0,
         ngram_dim,
+        crf: false,
     }
 }
 

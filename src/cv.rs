@@ -392,7 +392,11 @@ fn fold_model(
     cache: Option<&Path>,
     progress: &mut dyn FnMut(usize, Progress),
 ) -> Result<Model> {
-    let (tr, dev) = train::split_dev(train_part, 0.15, cfg.seed.wrapping_add(f as u64));
+    let (tr, dev) = train::split_dev(
+        train_part,
+        cfg.dev_fraction,
+        cfg.seed.wrapping_add(f as u64),
+    );
     let fingerprint = fold_fingerprint(cfg, &tr, &dev, lexicon);
     let dir = cache.map(|c| c.join(format!("fold-{}", f + 1)));
     if let Some(dir) = &dir {

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use imr::annotation::corpus::{self, LabelledLetter};
 use imr::artifacts::Model;
 use imr::encode::lexicon::Lexicon;
-use imr::model::{ImrModel, ModelConfig, LSTM_CONTEXT};
+use imr::model::{ImrModel, ModelConfig, CRF_CONTEXT, LSTM_CONTEXT};
 use imr::predict::Inference;
 use imr::tokenize::{bio_to_spans, spans_to_bio, LetterTokenizer};
 use imr::train::{self, TrainConfig};
@@ -437,6 +437,56 @@ fn a_second_lstm_tagger_trains_beside_the_main_one_and_leaves_it_as_it_was() {
     );
 }
 
+#[test]
+fn crf_heads_train_reproducibly_and_tag_with_marginals() {
+    let (tr, dev) = tiny_split();
+    let cfg = tiny_shaped(6, 3, |m| m.crf = true);
+    let a = train::train(&cfg, &tr, &dev, lexicon(), &mut |_| {}).unwrap();
+    let losses: Vec<f64> = a.log.iter().map(|e| e.tag_loss).collect();
+    assert!(losses[2] < 0.8 * losses[0], "CRF tag loss {losses:?}");
+    // Both heads have their chain's scores, and they were trained away from zero.
+    let data = a.varmap.data().lock().unwrap();
+    for name in ["tagger.crf.transitions", "lstm_tagger.tagger.crf.boundary"] {
+        let v: Vec<f32> = data[name].flatten_all().unwrap().to_vec1().unwrap();
+        assert!(v.iter().any(|&x| x.abs() > 1e-3), "{name} untrained");
+    }
+    drop(data);
+
+    // Seeded as the softmax heads are; the directory round-trips with `crf` in its config.
+    let dir = tempfile::tempdir().unwrap();
+    let (pa, pb) = (dir.path().join("a"), dir.path().join("b"));
+    save(&a, &pa);
+    save(
+        &train::train(&cfg, &tr, &dev, lexicon(), &mut |_| {}).unwrap(),
+        &pb,
+    );
+    let bytes = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert!(bytes(&pa) == bytes(&pb), "same seed, different weights");
+    let loaded = Model::load(&pa).unwrap();
+    assert!(loaded.config.model.crf);
+    let letters: Vec<&imr::Letter> = all_letters()[..2].iter().map(|l| &l.letter).collect();
+    assert_eq!(
+        Inference::of(&loaded).predict(&letters).unwrap(),
+        Inference::of(&a).predict(&letters).unwrap()
+    );
+
+    // Each token's tag probabilities (the two heads' marginals averaged) sum to one.
+    let inf = Inference::of(&a);
+    let enc: Vec<_> = letters.iter().map(|l| inf.encode(l).unwrap()).collect();
+    for lp in inf.tag_log_probs(&enc).unwrap() {
+        for row in lp.chunks_exact(a.config.model.num_tags) {
+            let s: f32 = row.iter().map(|v| v.exp()).sum();
+            assert!((s - 1.0).abs() < 1e-4, "{s}");
+        }
+    }
+    // The chain reaches past the encoders: windows keep its context too.
+    assert_eq!(
+        a.config.model.receptive_radius(),
+        LSTM_CONTEXT + CRF_CONTEXT
+    );
+    windows_equal_one_pass(&a, 1e-4);
+}
+
 /// The window logic must give each token the output of a window where it has full context;
 /// compare windowed inference against a window larger than the letter, up to `tolerance` in
 /// log-probability. The windows keep only the receptive radius as margin, so that a radius too
@@ -838,6 +888,59 @@ fn tiny_cross_validation_kept(
     )
     .unwrap();
     (some, cv, steps)
+}
+
+#[test]
+fn cross_validation_can_train_each_fold_on_all_its_letters() {
+    let (p, n): (Vec<_>, Vec<_>) = all_letters()
+        .iter()
+        .cloned()
+        .partition(train::has_overturned);
+    let some: Vec<LabelledLetter> = p[..2].iter().chain(&n[..4]).cloned().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig {
+        dev_fraction: 0.0,
+        ..tiny_config(5, 1)
+    };
+    imr::cv::cross_validate(
+        &cfg,
+        &some,
+        2,
+        &lexicon(),
+        false,
+        Some(dir.path()),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    for fold in ["fold-1", "fold-2"] {
+        let text = std::fs::read_to_string(dir.path().join(fold).join("config.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["training"]["dev_letters"], 0, "{fold}");
+        assert_eq!(v["training"]["train_letters"], 3, "{fold}");
+        assert_eq!(v["training"]["config"]["dev_fraction"], 0.0, "{fold}");
+    }
+    // The default share is not written, so older directories read the same.
+    let default = serde_json::to_value(TrainConfig::default()).unwrap();
+    assert!(default.get("dev_fraction").is_none());
+    // A share of 1 or more would leave nothing to train on.
+    let out = imr_bin()
+        .args([
+            "eval",
+            "--cv",
+            "2",
+            "--data",
+            "data/seeds",
+            "--dev-fraction",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--dev-fraction") && err.contains("not a share"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -24,6 +24,17 @@ pub fn tag_label(tag: usize) -> Option<(Label, bool)> {
     Label::from_index((tag - 1) / 2).map(|l| (l, (tag - 1).is_multiple_of(2)))
 }
 
+/// Whether tag `to` may follow tag `from` (`None` = sequence start): no `I-X` except after
+/// `B-X` or `I-X`. Viterbi decodes under it and the CRF's transitions (`model::crf`) keep to it.
+pub fn allowed(from: Option<usize>, to: usize) -> bool {
+    match tag_label(to) {
+        Some((label, false)) => {
+            matches!(from.and_then(tag_label), Some((l, _)) if l == label)
+        }
+        _ => true,
+    }
+}
+
 pub fn tag_names() -> Vec<String> {
     let mut v = vec!["O".to_string()];
     for l in Label::ALL {

@@ -63,6 +63,10 @@ pub struct EvalArgs {
     /// Maximum epochs per fold (with --cv).
     #[arg(long, default_value_t = TrainConfig::default().epochs)]
     epochs: usize,
+    /// Share of each fold's training letters held out as its dev letters, for early stopping
+    /// and the decisions' calibration (with --cv; 0: none, every letter trains).
+    #[arg(long, default_value_t = TrainConfig::default().dev_fraction, value_parser = super::train::share)]
+    dev_fraction: f64,
     /// Keep each fold's trained model in DIR/fold-K and reuse it on a later run with the same
     /// letters and settings, so that decodings can be compared without retraining (with --cv).
     /// A fold is retrained when its letters, the settings, the lexicon size, the feature width,
@@ -137,6 +141,7 @@ fn run_cv(args: &EvalArgs, k: usize) -> anyhow::Result<Outcome> {
     let cfg = args.encoder.apply(TrainConfig {
         seed: args.seed,
         epochs: args.epochs,
+        dev_fraction: args.dev_fraction,
         ..TrainConfig::default()
     });
     let bar = ProgressBar::new(0);

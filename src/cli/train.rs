@@ -32,7 +32,7 @@ pub struct TrainArgs {
     #[arg(long, num_args = 1..)]
     dev: Vec<PathBuf>,
     /// Share of the letters held out as dev letters when --dev is not given.
-    #[arg(long, default_value_t = 0.15)]
+    #[arg(long, default_value_t = TrainConfig::default().dev_fraction, value_parser = share)]
     dev_fraction: f64,
     /// Build the drug and diagnosis lexicons from this folder's `drug-lexicon/` and `icd10cm/`
     /// (see data/README.md). Default: the lexicon of the built-in default model, which was
@@ -116,6 +116,19 @@ pub struct EncoderArgs {
     /// (outside every gold span); they ship with the model and are not looked up.
     #[arg(long)]
     lexicon_filter: bool,
+    /// Make each tagging head a linear-chain CRF: trained on the likelihood of the whole tag
+    /// sequence, read as each token's marginal tag probabilities.
+    #[arg(long)]
+    crf: bool,
+}
+
+/// A share of the letters, at least 0 and below 1.
+pub(super) fn share(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    match (0.0..1.0).contains(&v) {
+        true => Ok(v),
+        false => Err(format!("{v} is not a share from 0 up to (not including) 1")),
+    }
 }
 
 impl EncoderArgs {
@@ -128,6 +141,7 @@ impl EncoderArgs {
         m.lstm_units = self.lstm_units;
         m.lstm_tagger_units = self.lstm_tagger;
         m.ngram_dim = self.ngram_dim;
+        m.crf = self.crf;
         cfg.mask_verdicts = self.mask_verdicts;
         cfg.augment = self.augment;
         cfg.lexicon_filter = self.lexicon_filter;
@@ -157,6 +171,7 @@ impl TrainArgs {
             batch_size: self.batch_size,
             patience: self.patience,
             average_last: self.average_last,
+            dev_fraction: self.dev_fraction,
             ..d
         })
     }
@@ -205,7 +220,7 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<Outcome> {
         args.data
     );
     let (train_set, dev_set) = if args.dev.is_empty() {
-        train::split_dev(letters, args.dev_fraction, cfg.seed)
+        train::split_dev(letters, cfg.dev_fraction, cfg.seed)
     } else {
         (
             letters,

@@ -1,17 +1,8 @@
 //! Viterbi over tag log-probabilities with the BIO constraints (no `I-X` except after `B-X`
 //! or `I-X`), so every decoded span is well-formed, and optionally whole words and clean edges.
 
+pub use crate::annotation::tags::allowed;
 use crate::annotation::tags::{tag_label, NUM_TAGS};
-
-/// Whether tag `to` may follow tag `from` (`None` = sequence start).
-pub fn allowed(from: Option<usize>, to: usize) -> bool {
-    match tag_label(to) {
-        Some((label, false)) => {
-            matches!(from.and_then(tag_label), Some((l, _)) if l == label)
-        }
-        _ => true,
-    }
-}
 
 /// Whether tag `to` may follow `from` on a token that continues the previous one inside a word
 /// (a `##` piece): it must stay in the same entity, or stay outside. No gold span edge in

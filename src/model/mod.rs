@@ -5,6 +5,7 @@
 //! first's. Pure tensors: no files, no optimizer.
 
 mod attention;
+mod crf;
 mod decision;
 mod encoder;
 mod fused;
@@ -13,7 +14,7 @@ mod lstm;
 mod tagger;
 mod trainable;
 
-use candle_core::{Result, Tensor, D};
+use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +50,10 @@ pub(crate) mod test_inputs {
 
 /// Context kept on each side of a window for an LSTM layer, in tokens (`receptive_radius`).
 pub const LSTM_CONTEXT: usize = 64;
+
+/// Context kept on each side of a window for a CRF head, in tokens: a token's marginals depend
+/// on the whole window through the chain, by an influence that decays with distance.
+pub const CRF_CONTEXT: usize = 16;
 
 /// Sizes and shapes of the network; stored as `config.json` in a model directory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +96,11 @@ pub struct ModelConfig {
     /// none; `encode::ngrams`). Absent from the directories of models without them.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub ngram_dim: usize,
+    /// Whether each tagging head is a linear-chain CRF (`crf.rs`: trained on the whole tag
+    /// sequence's likelihood, read as marginals) rather than a softmax per token. Absent from
+    /// the directories of models without.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub crf: bool,
 }
 
 #[cfg(test)]
@@ -142,6 +152,10 @@ mod config_tests {
 /// without them stay as they were.
 pub(crate) fn is_zero(n: &usize) -> bool {
     *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 impl ModelConfig {
@@ -202,11 +216,13 @@ impl ModelConfig {
 
     /// Tokens on each side that influence one output position: the windows of a long letter
     /// overlap by at least this much. An LSTM layer sees its whole window; for it this counts
-    /// `LSTM_CONTEXT` tokens, beyond which a token's influence is small but not zero.
+    /// `LSTM_CONTEXT` tokens, beyond which a token's influence is small but not zero, and a
+    /// CRF head adds `CRF_CONTEXT`.
     pub fn receptive_radius(&self) -> usize {
         let convolutions = self.convolution_radius();
         let lstm = if self.lstm_units > 0 { LSTM_CONTEXT } else { 0 };
-        let main = convolutions + lstm + self.attention_layers * self.attention_radius;
+        let crf = if self.crf { CRF_CONTEXT } else { 0 };
+        let main = convolutions + lstm + crf + self.attention_layers * self.attention_radius;
         match self.lstm_tagger() {
             Some(second) => main.max(second.receptive_radius()),
             None => main,
@@ -281,13 +297,13 @@ impl ImrModel {
         let second = self.lstm_tag_logits(batch, None)?;
         let h = self.encoder.infer(batch)?;
         let logits = self.tagger.forward(&h, &batch.mask)?;
-        let main = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-        let lp = match second {
-            Some(second) => {
-                let second = candle_nn::ops::log_softmax(&second, D::Minus1)?;
+        let main = self.tagger.log_probs(&logits, &batch.mask)?;
+        let lp = match (second, &self.lstm_tagger) {
+            (Some(second), Some((_, head))) => {
+                let second = head.log_probs(&second, &batch.mask)?;
                 ((main.exp()? + second.exp()?)? * 0.5)?.log()?
             }
-            None => main,
+            _ => main,
         };
         Ok((lp, h))
     }
@@ -301,6 +317,14 @@ impl ImrModel {
     /// and their mask `(batch, seq)` f32.
     pub fn decide(&self, states: &Tensor, mask: &Tensor) -> Result<Tensor> {
         self.decision.forward(states, mask, None)
+    }
+
+    /// The main tagging head and the second tagger's, whose `loss` trains on their logits.
+    pub fn tag_heads(&self) -> (&TagHead, Option<&TagHead>) {
+        (
+            &self.tagger,
+            self.lstm_tagger.as_ref().map(|(_, head)| head),
+        )
     }
 
     /// The second tagger's logits, as `tag_logits` (None without one).

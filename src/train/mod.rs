@@ -5,7 +5,7 @@
 
 pub mod augment;
 
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -23,7 +23,7 @@ use crate::encode::{make_batch, EncodedLetter, Piece};
 use crate::error::Result;
 use crate::eval;
 use crate::eval::baselines::mask_conclusions;
-use crate::model::{Dropout, ImrModel, ModelConfig, FORMAT_VERSION};
+use crate::model::{Dropout, ImrModel, ModelConfig, TagHead, FORMAT_VERSION};
 use crate::predict::Inference;
 use crate::tokenize::{spans_to_bio, LetterTokenizer};
 use crate::Decision;
@@ -45,6 +45,9 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Tokens per training window.
     pub train_window: usize,
+    /// Share of the letters held out as dev letters (early stopping, calibration) when no dev
+    /// letters are given: `imr train` without `--dev`, and each fold of a cross-validation.
+    pub dev_fraction: f64,
     /// Epochs without dev improvement before stopping.
     pub patience: usize,
     /// Weight of the decision loss beside the tagging loss.
@@ -92,12 +95,14 @@ impl Default for TrainConfig {
                 // 5-fold CV was lower on entities and decisions in 4 folds of 5
                 // (docs/EXPERIMENTS.md, 2026-12-02).
                 ngram_dim: 0,
+                crf: false,
             },
             seed: 13,
             epochs: 30,
             learning_rate: 2e-3,
             batch_size: 16,
             train_window: 256,
+            dev_fraction: DEV_FRACTION,
             patience: 8,
             decision_weight: 0.5,
             word_dropout: 0.1,
@@ -109,6 +114,17 @@ impl Default for TrainConfig {
             lexicon_filter: false,
         }
     }
+}
+
+/// The default share of dev letters.
+const DEV_FRACTION: f64 = 0.15;
+
+fn default_dev_fraction() -> f64 {
+    DEV_FRACTION
+}
+
+fn is_default_dev_fraction(x: &f64) -> bool {
+    *x == DEV_FRACTION
 }
 
 fn is_zero_f32(x: &f32) -> bool {
@@ -130,6 +146,11 @@ struct TrainConfigFile {
     learning_rate: f64,
     batch_size: usize,
     train_window: usize,
+    #[serde(
+        default = "default_dev_fraction",
+        skip_serializing_if = "is_default_dev_fraction"
+    )]
+    dev_fraction: f64,
     vocab_size: usize,
     embed_dim: usize,
     hidden: usize,
@@ -159,6 +180,8 @@ struct TrainConfigFile {
     augment: f32,
     #[serde(default, skip_serializing_if = "is_false")]
     lexicon_filter: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    crf: bool,
 }
 
 impl From<TrainConfig> for TrainConfigFile {
@@ -170,6 +193,7 @@ impl From<TrainConfig> for TrainConfigFile {
             learning_rate: c.learning_rate,
             batch_size: c.batch_size,
             train_window: c.train_window,
+            dev_fraction: c.dev_fraction,
             vocab_size: m.vocab_size,
             embed_dim: m.embed_dim,
             hidden: m.hidden,
@@ -186,6 +210,7 @@ impl From<TrainConfig> for TrainConfigFile {
             lstm_units: m.lstm_units,
             lstm_tagger_units: m.lstm_tagger_units,
             ngram_dim: m.ngram_dim,
+            crf: m.crf,
             mask_verdicts: c.mask_verdicts,
             augment: c.augment,
             lexicon_filter: c.lexicon_filter,
@@ -210,6 +235,7 @@ impl From<TrainConfigFile> for TrainConfig {
                 lstm_units: f.lstm_units,
                 lstm_tagger_units: f.lstm_tagger_units,
                 ngram_dim: f.ngram_dim,
+                crf: f.crf,
                 ..d.model
             },
             seed: f.seed,
@@ -217,6 +243,7 @@ impl From<TrainConfigFile> for TrainConfig {
             learning_rate: f.learning_rate,
             batch_size: f.batch_size,
             train_window: f.train_window,
+            dev_fraction: f.dev_fraction,
             patience: f.patience,
             decision_weight: f.decision_weight,
             word_dropout: f.word_dropout,
@@ -375,11 +402,15 @@ impl StepContext<'_> {
         Ok(batch)
     }
 
-    /// Mean negative log-likelihood of the targets over the real tokens of the whole step.
-    fn tag_loss(&self, logits: &Tensor, targets: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let logp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
-        let picked = logp.gather(&targets.unsqueeze(2)?, 2)?.squeeze(2)?; // (batch, seq)
-        Ok(((picked * mask)?.sum_all()?.neg()? / self.tag_tokens as f64)?)
+    /// A head's negative log-likelihood of the targets per real token of the whole step.
+    fn tag_loss(
+        &self,
+        head: &TagHead,
+        logits: &Tensor,
+        targets: &Tensor,
+        mask: &Tensor,
+    ) -> Result<Tensor> {
+        Ok((head.loss(logits, targets, mask)? / self.tag_tokens as f64)?)
     }
 
     /// Loss of one shard, and its gradients. The second tagger draws its dropout from its own
@@ -411,11 +442,15 @@ impl StepContext<'_> {
                     .copy_from_slice(&self.tagged[li].1[s..e]);
             }
             let tgt = Tensor::from_vec(tgt, (windows.len(), batch.seq), self.device)?;
+            let (main_head, lstm_head) = self.model.tag_heads();
             let logits = self.model.tag_logits(&batch, Some(dropout))?;
-            let mut tag_loss = self.tag_loss(&logits, &tgt, &batch.mask)?;
+            let mut tag_loss = self.tag_loss(main_head, &logits, &tgt, &batch.mask)?;
             tag_part = f64::from(tag_loss.to_scalar::<f32>()?);
-            if let Some(logits) = self.model.lstm_tag_logits(&batch, Some(lstm_dropout))? {
-                let second = self.tag_loss(&logits, &tgt, &batch.mask)?;
+            if let (Some(logits), Some(head)) = (
+                self.model.lstm_tag_logits(&batch, Some(lstm_dropout))?,
+                lstm_head,
+            ) {
+                let second = self.tag_loss(head, &logits, &tgt, &batch.mask)?;
                 lstm_part = Some(f64::from(second.to_scalar::<f32>()?));
                 tag_loss = (tag_loss + second)?;
             }
