@@ -207,6 +207,9 @@ pub struct DecodingFigures {
     /// Strict micro-F1 over the folds read and over the sealed folds alone.
     pub strict_read: MeanStd,
     pub strict_sealed: MeanStd,
+    /// Strict micro-F1 of each fold, in fold order: two runs on the same folds are compared
+    /// fold by fold, a difference against the spread of the paired differences.
+    pub strict_by_fold: Vec<f64>,
     /// All out-of-fold predictions scored together.
     pub pooled: EntityReport,
 }
@@ -518,6 +521,7 @@ pub fn cross_validate(
                 lenient_micro_f1: micro(|r| r.entities.lenient.micro.f1),
                 strict_read: read,
                 strict_sealed: sealed,
+                strict_by_fold: strict,
                 pooled: c.pooled.entities.clone(),
             },
         );

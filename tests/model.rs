@@ -1023,6 +1023,7 @@ fn cross_validation_scores_baselines_and_masked_verdicts_on_the_same_folds() {
     let rules = &r.decodings["rules"];
     assert_eq!(rules.strict_read.mean, default[0]);
     assert_eq!(rules.strict_sealed.mean, default[1]);
+    assert_eq!(rules.strict_by_fold, default);
     for (name, p) in &r.rules_off {
         let mean = (p.gain_read.mean + p.gain_sealed.mean) / 2.0;
         assert!((mean - p.gain.mean).abs() < 1e-9, "{name}");
