@@ -320,6 +320,8 @@ fn with_attention_layers_windows_still_equal_one_pass() {
         m.attention_heads = 2;
         m.attention_radius = 24;
         m.lstm_tagger_units = 0;
+        // Softmax heads, so that the windows need the attention's context alone.
+        m.crf = false;
     });
     let trained = train::train(&cfg, &tr, &dev, lexicon(), &mut |_| {}).unwrap();
     assert_eq!(trained.config.model.receptive_radius(), 15 + 2 * 24);
@@ -338,6 +340,7 @@ fn with_an_lstm_layer_windows_nearly_equal_one_pass() {
     let cfg = tiny_shaped(4, 2, |m| {
         m.dilations = Vec::new();
         m.lstm_units = 12;
+        m.crf = false;
     });
     let trained = train::train(&cfg, &tr, &dev, lexicon(), &mut |_| {}).unwrap();
     assert_eq!(trained.config.model.receptive_radius(), LSTM_CONTEXT);
@@ -425,8 +428,12 @@ fn a_second_lstm_tagger_trains_beside_the_main_one_and_leaves_it_as_it_was() {
         "the two taggers agree exactly: one of them is not read"
     );
 
-    // Windows of a long letter overlap by the LSTM's context, and the directory round-trips.
-    assert_eq!(both.config.model.receptive_radius(), LSTM_CONTEXT);
+    // Windows of a long letter overlap by the LSTM's and the CRF's context, and the directory
+    // round-trips.
+    assert_eq!(
+        both.config.model.receptive_radius(),
+        LSTM_CONTEXT + CRF_CONTEXT
+    );
     windows_equal_one_pass(&both, 1e-4);
     let dir = tempfile::tempdir().unwrap();
     save(&both, dir.path());

@@ -116,9 +116,10 @@ pub struct EncoderArgs {
     /// (outside every gold span); they ship with the model and are not looked up.
     #[arg(long)]
     lexicon_filter: bool,
-    /// Make each tagging head a linear-chain CRF: trained on the likelihood of the whole tag
-    /// sequence, read as each token's marginal tag probabilities.
-    #[arg(long)]
+    /// Whether each tagging head is a linear-chain CRF, trained on the likelihood of the whole
+    /// tag sequence and read as each token's marginal tag probabilities (`false`: a softmax
+    /// per token, as models before 2026-12-03).
+    #[arg(long, default_value_t = TrainConfig::default().model.crf, action = clap::ArgAction::Set)]
     crf: bool,
 }
 
