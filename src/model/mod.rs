@@ -154,7 +154,7 @@ pub(crate) fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-fn is_false(b: &bool) -> bool {
+pub(crate) fn is_false(b: &bool) -> bool {
     !b
 }
 

@@ -133,10 +133,6 @@ fn is_zero_f32(x: &f32) -> bool {
     *x == 0.0
 }
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
 /// `TrainConfig` as `config.json` ("training") and the cross-validation's fold fingerprints
 /// hold it: one flat object, the network's settings among the training's. The inference
 /// settings of the network (window, margin, rationale length) are not recorded: training
@@ -180,9 +176,9 @@ struct TrainConfigFile {
     mask_verdicts: f32,
     #[serde(default, skip_serializing_if = "is_zero_f32")]
     augment: f32,
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "crate::model::is_false")]
     lexicon_filter: bool,
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "crate::model::is_false")]
     crf: bool,
 }
 
